@@ -1,0 +1,354 @@
+//! Stage 3a, ink: flatten the paper and score every pixel as trace ink or not.
+//!
+//! Paper brightness is estimated per colour channel as a high percentile over coarse
+//! blocks, so shadows, creases and colour casts divide out. Trace ink is dark in every
+//! channel, while coloured grid ink leaves at least one channel bright: the darkness of
+//! the *brightest* channel therefore separates trace from grid by colour. Grey grids are
+//! separated later by level (see [`InkLevels`]).
+
+use crate::raster::Plane;
+use image::RgbImage;
+
+/// Tuning knobs for paper flattening.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InkOptions {
+    /// Side of the square blocks over which paper brightness is estimated, in pixels.
+    pub block_px: usize,
+    /// Percentile of a block's values taken as its paper level; above the grid's share.
+    pub paper_percentile: f32,
+    /// Paper darker than this (0–1) is treated as no page at all, e.g. rotation fill.
+    pub min_paper_level: f32,
+}
+
+impl Default for InkOptions {
+    fn default() -> Self {
+        InkOptions {
+            block_px: 16,
+            paper_percentile: 0.8,
+            min_paper_level: 0.15,
+        }
+    }
+}
+
+/// Per-pixel scores on the flattened page, all 0 (paper) to 1 (black).
+#[derive(Debug, Clone)]
+pub struct InkPlanes {
+    /// Darkness of the brightest channel: high only for neutral dark ink (trace, text).
+    pub ink: Plane,
+    /// Darkness of the darkest channel: high for grid, trace and text alike.
+    pub mark: Plane,
+}
+
+/// Flattens the paper and computes the ink and mark planes.
+pub fn separate(image: &RgbImage, opts: &InkOptions) -> InkPlanes {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let paper = paper_levels(image, opts);
+    let mut ink = Plane::new(w, h, 0.0);
+    let mut mark = Plane::new(w, h, 0.0);
+    let raw = image.as_raw();
+    for y in 0..h {
+        let levels = paper.row_levels(y, w);
+        for x in 0..w {
+            let lv = levels[x];
+            if lv[0].max(lv[1]).max(lv[2]) < opts.min_paper_level {
+                continue;
+            }
+            let i = (y * w + x) * 3;
+            let mut hi = 0f32;
+            let mut lo = 1f32;
+            for c in 0..3 {
+                let n = (raw[i + c] as f32 / 255.0 / lv[c].max(0.02)).min(1.0);
+                hi = hi.max(n);
+                lo = lo.min(n);
+            }
+            ink.data[y * w + x] = 1.0 - hi;
+            mark.data[y * w + x] = 1.0 - lo;
+        }
+    }
+    InkPlanes { ink, mark }
+}
+
+/// Paper brightness per channel on a coarse block grid, interpolated on demand.
+struct PaperLevels {
+    block: usize,
+    bw: usize,
+    bh: usize,
+    levels: Vec<[f32; 3]>,
+}
+
+impl PaperLevels {
+    /// Bilinearly interpolated paper levels along one image row.
+    fn row_levels(&self, y: usize, w: usize) -> Vec<[f32; 3]> {
+        let fy = ((y as f32 + 0.5) / self.block as f32 - 0.5).clamp(0.0, (self.bh - 1) as f32);
+        let y0 = fy.floor() as usize;
+        let y1 = (y0 + 1).min(self.bh - 1);
+        let ty = fy - y0 as f32;
+        (0..w)
+            .map(|x| {
+                let fx =
+                    ((x as f32 + 0.5) / self.block as f32 - 0.5).clamp(0.0, (self.bw - 1) as f32);
+                let x0 = fx.floor() as usize;
+                let x1 = (x0 + 1).min(self.bw - 1);
+                let tx = fx - x0 as f32;
+                let g = |bx: usize, by: usize| self.levels[by * self.bw + bx];
+                let mut out = [0f32; 3];
+                for (c, o) in out.iter_mut().enumerate() {
+                    let top = g(x0, y0)[c] * (1.0 - tx) + g(x1, y0)[c] * tx;
+                    let bot = g(x0, y1)[c] * (1.0 - tx) + g(x1, y1)[c] * tx;
+                    *o = top * (1.0 - ty) + bot * ty;
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+fn paper_levels(image: &RgbImage, opts: &InkOptions) -> PaperLevels {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let block = opts.block_px.max(2);
+    let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
+    let raw = image.as_raw();
+    let mut levels = vec![[1f32; 3]; bw * bh];
+    let mut hist = vec![[0u32; 256]; 3];
+    for by in 0..bh {
+        for bx in 0..bw {
+            for hc in hist.iter_mut() {
+                hc.fill(0);
+            }
+            let (x0, x1) = (bx * block, ((bx + 1) * block).min(w));
+            let (y0, y1) = (by * block, ((by + 1) * block).min(h));
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let i = (y * w + x) * 3;
+                    for c in 0..3 {
+                        hist[c][raw[i + c] as usize] += 1;
+                    }
+                }
+            }
+            let n = ((x1 - x0) * (y1 - y0)) as f32;
+            let target = (n * opts.paper_percentile) as u32;
+            for c in 0..3 {
+                let mut acc = 0u32;
+                let mut v = 255usize;
+                for (value, &count) in hist[c].iter().enumerate() {
+                    acc += count;
+                    if acc > target {
+                        v = value;
+                        break;
+                    }
+                }
+                levels[by * bw + bx][c] = v as f32 / 255.0;
+            }
+        }
+    }
+    PaperLevels {
+        block,
+        bw,
+        bh,
+        levels: median3x3(&levels, bw, bh),
+    }
+}
+
+/// Per-channel 3×3 median over the block grid, so a block full of ink borrows its neighbours'.
+fn median3x3(levels: &[[f32; 3]], bw: usize, bh: usize) -> Vec<[f32; 3]> {
+    let mut out = levels.to_vec();
+    let mut buf = Vec::with_capacity(9);
+    for by in 0..bh {
+        for bx in 0..bw {
+            for c in 0..3 {
+                buf.clear();
+                for dy in -1i32..=1 {
+                    for dx in -1i32..=1 {
+                        let (x, y) = (bx as i32 + dx, by as i32 + dy);
+                        if x >= 0 && y >= 0 && (x as usize) < bw && (y as usize) < bh {
+                            buf.push(levels[y as usize * bw + x as usize][c]);
+                        }
+                    }
+                }
+                buf.sort_by(f32::total_cmp);
+                out[by * bw + bx][c] = buf[buf.len() / 2];
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    #[test]
+    fn black_trace_scores_high_and_red_grid_low() {
+        let img = RgbImage::from_fn(64, 64, |x, y| {
+            if y == 30 {
+                Rgb([20, 20, 20])
+            } else if x % 8 == 0 {
+                Rgb([255, 0, 0])
+            } else {
+                Rgb([255, 250, 245])
+            }
+        });
+        let p = separate(&img, &InkOptions::default());
+        assert!(p.ink.get(5, 30) > 0.85);
+        assert!(p.ink.get(8, 10) < 0.05);
+        assert!(p.mark.get(8, 10) > 0.9);
+        assert!(p.ink.get(5, 10) < 0.05);
+    }
+
+    #[test]
+    fn shadow_is_divided_out() {
+        // Left half in shadow at 40% brightness; the trace stays distinguishable.
+        let img = RgbImage::from_fn(128, 64, |x, y| {
+            let shade = if x < 64 { 0.4 } else { 1.0 };
+            let v = if y == 20 { 30.0 } else { 250.0 };
+            let v = (v * shade) as u8;
+            Rgb([v, v, v])
+        });
+        let p = separate(&img, &InkOptions::default());
+        assert!(p.ink.get(10, 40) < 0.05, "shadowed paper reads as paper");
+        assert!(p.ink.get(10, 20) > 0.8, "shadowed trace reads as ink");
+    }
+}
+
+/// One vertical stretch of trace ink in a pixel column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    /// First inked row (inclusive).
+    pub top: u32,
+    /// Last inked row (inclusive).
+    pub bottom: u32,
+    /// Soft ink mass over the run and one pixel either side, in pixels of full ink.
+    pub mass: f32,
+    /// Ink-weighted centre row, sub-pixel.
+    pub centroid: f32,
+    /// Sub-pixel top edge: where coverage falls to half the run's own ink level.
+    pub top_edge: f32,
+    /// Sub-pixel bottom edge.
+    pub bottom_edge: f32,
+}
+
+impl Run {
+    /// Height in whole pixels.
+    pub fn len(&self) -> u32 {
+        self.bottom - self.top + 1
+    }
+
+    /// Always false: a run holds at least one pixel.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Sub-pixel extent, bottom edge minus top edge.
+    pub fn extent(&self) -> f32 {
+        self.bottom_edge - self.top_edge
+    }
+
+    /// Vertical distance in pixels between two runs, 0 when they touch or overlap.
+    pub fn gap_to(&self, other: &Run) -> u32 {
+        let a = other.top.saturating_sub(self.bottom + 1);
+        let b = self.top.saturating_sub(other.bottom + 1);
+        a.max(b)
+    }
+}
+
+/// Ink runs of every pixel column, top to bottom: the candidates for trace extraction.
+#[derive(Debug, Clone)]
+pub struct ColumnRuns {
+    /// Runs of each column, sorted by `top`.
+    pub columns: Vec<Vec<Run>>,
+    /// Image height, for bounds.
+    pub height: usize,
+}
+
+impl ColumnRuns {
+    /// Splits every column of the ink plane into runs above `threshold`, bridging one-pixel
+    /// gaps (thin strokes break up after anti-aliasing). `weight` maps an ink score to 0–1.
+    pub fn build(ink: &Plane, threshold: f32, weight: impl Fn(f32) -> f32) -> ColumnRuns {
+        let (w, h) = (ink.width, ink.height);
+        let mut columns: Vec<Vec<Run>> = vec![Vec::new(); w];
+        // Walk rows once, keeping an open run per column: cache-friendly on a row-major plane.
+        let mut open: Vec<Option<(u32, u32)>> = vec![None; w];
+        let close = |col: &mut Vec<Run>, x: usize, top: u32, bottom: u32| {
+            let lo = top.saturating_sub(1) as usize;
+            let hi = ((bottom + 1) as usize).min(h - 1);
+            let w = |y: usize| weight(ink.get(x, y));
+            let (mut m, mut my, mut level) = (0f32, 0f32, 0f32);
+            for y in lo..=hi {
+                let v = w(y);
+                m += v;
+                my += v * y as f32;
+                level = level.max(v);
+            }
+            if m <= 0.0 {
+                return;
+            }
+            // Coverage of the end pixels, relative to the run's own ink level, places the
+            // edges between pixel centres (pixel y spans y-0.5..y+0.5).
+            let level = level.max(1e-3);
+            let (t, b) = (top as usize, bottom as usize);
+            let above = if t > 0 { w(t - 1) } else { 0.0 };
+            let below = if b + 1 < h { w(b + 1) } else { 0.0 };
+            let top_edge = t as f32 + 0.5 - ((w(t) + above) / level).min(2.0);
+            let bottom_edge = b as f32 - 0.5 + ((w(b) + below) / level).min(2.0);
+            col.push(Run {
+                top,
+                bottom,
+                mass: m,
+                centroid: my / m,
+                top_edge,
+                bottom_edge: bottom_edge.max(top_edge),
+            });
+        };
+        for y in 0..h {
+            let row = ink.row(y);
+            for x in 0..w {
+                if row[x] > threshold {
+                    open[x] = match open[x] {
+                        Some((t, b)) if y as u32 <= b + 2 => Some((t, y as u32)),
+                        Some((t, b)) => {
+                            close(&mut columns[x], x, t, b);
+                            Some((y as u32, y as u32))
+                        }
+                        None => Some((y as u32, y as u32)),
+                    };
+                }
+            }
+        }
+        for (x, o) in open.into_iter().enumerate() {
+            if let Some((t, b)) = o {
+                close(&mut columns[x], x, t, b);
+            }
+        }
+        ColumnRuns { columns, height: h }
+    }
+
+    /// Runs of column `x` that overlap rows `lo..=hi`.
+    pub fn in_band(&self, x: usize, lo: f32, hi: f32) -> impl Iterator<Item = &Run> {
+        self.columns[x]
+            .iter()
+            .filter(move |r| (r.bottom as f32) >= lo && (r.top as f32) <= hi)
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn runs_bridge_single_pixel_gaps_and_report_subpixel_centres() {
+        let mut p = Plane::new(3, 20, 0.0);
+        for y in [4, 5, 7] {
+            p.set(1, y, 1.0);
+        }
+        p.set(1, 12, 0.5);
+        p.set(1, 13, 1.0);
+        let runs = ColumnRuns::build(&p, 0.3, |v| v);
+        assert!(runs.columns[0].is_empty());
+        let col = &runs.columns[1];
+        assert_eq!(col.len(), 2);
+        assert_eq!((col[0].top, col[0].bottom), (4, 7));
+        assert!((col[1].centroid - (12.0 * 0.5 + 13.0) / 1.5).abs() < 1e-5);
+        assert_eq!(col[0].gap_to(&col[1]), 4);
+    }
+}

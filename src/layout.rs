@@ -1,0 +1,603 @@
+//! Stage 4, layout: find the trace rows, the calibration pulses and column separators,
+//! the page's time origin, and which lead is printed where.
+//!
+//! A trace row is a horizontal band that holds ink in most pixel columns; header text and
+//! lead labels do not. Rows are found as peaks of that *coverage*. Each row's first ink is
+//! either its calibration pulse (two tall strokes one pulse-width apart) or the trace itself.
+//! Short vertical bars with identical extent over several columns are lead separators; they
+//! mark column boundaries exactly and fix the time origin.
+
+use crate::error::Error;
+use crate::ink::{ColumnRuns, Run};
+use crate::lead::Lead;
+use crate::options::LayoutSpec;
+use serde::Serialize;
+
+/// Tuning knobs of row, pulse and separator detection (lengths in mm of paper).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayoutOptions {
+    /// Ink within this distance of a candidate row line counts toward its coverage.
+    pub row_reach_mm: f32,
+    /// Closest spacing of two trace rows.
+    pub min_row_gap_mm: f32,
+    /// A row must cover at least this share of the best-covered row.
+    pub min_row_coverage: f32,
+    /// Gaps in a row's ink up to this long still belong to one trace.
+    pub max_row_gap_mm: f32,
+    /// Shortest vertical stroke that can be a pulse edge or a separator.
+    pub min_stroke_mm: f32,
+    /// Widest separator bar.
+    pub max_separator_mm: f32,
+    /// Separators sit on the baseline: their centre must lie this close to the row's centre.
+    pub separator_reach_mm: f32,
+    /// Calibration pulse width range, in seconds of paper time.
+    pub pulse_width_s: (f32, f32),
+    /// Nominal page duration in seconds when the rows do not show a longer one.
+    pub nominal_duration_s: f32,
+}
+
+impl Default for LayoutOptions {
+    fn default() -> Self {
+        LayoutOptions {
+            row_reach_mm: 3.0,
+            min_row_gap_mm: 8.0,
+            min_row_coverage: 0.35,
+            max_row_gap_mm: 4.0,
+            min_stroke_mm: 3.0,
+            max_separator_mm: 2.0,
+            separator_reach_mm: 4.0,
+            pulse_width_s: (0.08, 0.4),
+            nominal_duration_s: 10.0,
+        }
+    }
+}
+
+/// A calibration pulse's bounding geometry, in upright pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PulseBox {
+    /// Centre column of the rising edge.
+    pub x_rise: f32,
+    /// Centre column of the falling edge.
+    pub x_fall: f32,
+    /// Top of the pulse strokes (first inked row).
+    pub y_top: f32,
+    /// Bottom of the pulse strokes (last inked row).
+    pub y_bottom: f32,
+}
+
+/// A lead separator bar.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Separator {
+    /// First column of the bar.
+    pub x_from: usize,
+    /// Last column of the bar.
+    pub x_to: usize,
+    /// Vertical centre of the bar.
+    pub y_center: f32,
+}
+
+/// One printed trace row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// Typical height of the trace (a first baseline guess), upright pixels.
+    pub center_y: f32,
+    /// Upper limit of where this row's trace may go.
+    pub band_top: f32,
+    /// Lower limit of where this row's trace may go.
+    pub band_bottom: f32,
+    /// First column of the trace proper (after any pulse).
+    pub x_start: f32,
+    /// Last inked column of the row.
+    pub x_end: f32,
+    /// The calibration pulse at the row's start, if any.
+    pub pulse: Option<PulseBox>,
+    /// Lead separators found in the row.
+    pub separators: Vec<Separator>,
+}
+
+/// One lead's panel: where on the page it is printed and which seconds it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Panel {
+    /// The lead printed here.
+    pub lead: Lead,
+    /// Index into [`Layout::rows`].
+    pub row: usize,
+    /// First second shown.
+    pub t_from_s: f32,
+    /// End of the shown interval (exclusive).
+    pub t_to_s: f32,
+}
+
+/// The page's layout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Layout {
+    /// Which leads go where.
+    pub spec: LayoutSpec,
+    /// Whether `spec` was detected (false: given by the user).
+    pub detected: bool,
+    /// Trace rows, top to bottom.
+    pub rows: Vec<Row>,
+    /// Column of t = 0 s.
+    pub x0: f32,
+    /// Paper time scale, pixels per second.
+    pub px_per_s: f32,
+    /// Seconds the page covers.
+    pub duration_s: f32,
+    /// Every lead panel.
+    pub panels: Vec<Panel>,
+}
+
+impl Layout {
+    /// Column of time `t_s`.
+    pub fn x_of(&self, t_s: f32) -> f32 {
+        self.x0 + t_s * self.px_per_s
+    }
+}
+
+/// Finds rows, pulses, separators and lead panels.
+pub fn detect(
+    runs: &ColumnRuns,
+    px_per_mm_x: f32,
+    px_per_mm_y: f32,
+    speed_mm_per_s: f32,
+    spec: Option<&LayoutSpec>,
+    opts: &LayoutOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Layout, Error> {
+    let width = runs.columns.len();
+    let centers = find_row_centers(runs, px_per_mm_y, opts);
+    if centers.is_empty() {
+        return Err(Error::NoTraces);
+    }
+    let px_per_s = px_per_mm_x * speed_mm_per_s;
+    let mut rows = Vec::with_capacity(centers.len());
+    let mut gaps: Vec<f32> = centers.windows(2).map(|w| w[1] - w[0]).collect();
+    let spacing = if gaps.is_empty() {
+        40.0 * px_per_mm_y
+    } else {
+        median(&mut gaps)
+    };
+    for (i, &cy) in centers.iter().enumerate() {
+        let above = if i > 0 { centers[i - 1] } else { cy - spacing };
+        let below = if i + 1 < centers.len() {
+            centers[i + 1]
+        } else {
+            cy + spacing
+        };
+        let band_top = above.max(0.0);
+        let band_bottom = below.min(runs.height as f32 - 1.0);
+        let near_top = (cy + above) / 2.0;
+        let near_bottom = (cy + below) / 2.0;
+        let Some((x_first, x_end)) = row_extent(runs, near_top, near_bottom, px_per_mm_x, opts)
+        else {
+            continue;
+        };
+        let pulse = find_pulse(
+            runs,
+            x_first,
+            near_top,
+            near_bottom,
+            px_per_mm_x,
+            px_per_mm_y,
+            px_per_s,
+            opts,
+        );
+        let x_start = pulse.map_or(x_first as f32, |p| p.x_fall);
+        let separators = find_separators(
+            runs,
+            (x_start + px_per_mm_x) as usize,
+            x_end.saturating_sub(px_per_mm_x as usize),
+            near_top,
+            near_bottom,
+            cy,
+            px_per_mm_x,
+            px_per_mm_y,
+            opts,
+        );
+        rows.push(Row {
+            center_y: cy,
+            band_top,
+            band_bottom,
+            x_start,
+            x_end: x_end as f32,
+            pulse,
+            separators,
+        });
+    }
+    if rows.is_empty() {
+        return Err(Error::NoTraces);
+    }
+
+    let (spec, detected) = match spec {
+        Some(s) => {
+            if s.rows.len() != rows.len() {
+                warnings.push(format!(
+                    "layout {} has {} rows but the page shows {}; rows were matched top to bottom",
+                    s.name,
+                    s.rows.len(),
+                    rows.len()
+                ));
+            }
+            (s.clone(), false)
+        }
+        None => (auto_spec(rows.len())?, true),
+    };
+    let n = spec.rows.len().min(rows.len());
+    rows.truncate(n);
+
+    // Time origin: separators pin column boundaries; row starts are the fallback.
+    let mut starts: Vec<f32> = rows.iter().map(|r| r.x_start).collect();
+    let x0_rows = median(&mut starts);
+    let extent_s = rows
+        .iter()
+        .map(|r| (r.x_end - x0_rows) / px_per_s)
+        .fold(0f32, f32::max);
+    let duration_s = if extent_s > opts.nominal_duration_s * 1.2 {
+        (extent_s / 2.5).round() * 2.5
+    } else {
+        opts.nominal_duration_s
+    };
+    let mut x0_ticks = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        let cols = spec.rows[r].len();
+        if cols < 2 {
+            continue;
+        }
+        let col_px = duration_s / cols as f32 * px_per_s;
+        for s in &row.separators {
+            let xc = (s.x_from + s.x_to) as f32 / 2.0;
+            let k = ((xc - x0_rows) / col_px).round();
+            if k >= 1.0 && k < cols as f32 && (xc - x0_rows - k * col_px).abs() < 2.0 * px_per_mm_x
+            {
+                x0_ticks.push(xc - k * col_px);
+            }
+        }
+    }
+    let x0 = if x0_ticks.len() >= 2 {
+        median(&mut x0_ticks)
+    } else {
+        x0_rows
+    };
+    if std::env::var("ECG_DEBUG").is_ok() {
+        eprintln!("x0 {x0} from ticks {x0_ticks:?} rows {x0_rows} starts {starts:?}");
+    }
+    if x0 < 0.0 || x0 >= width as f32 {
+        return Err(Error::NoTraces);
+    }
+
+    let mut panels = Vec::new();
+    for (r, leads) in spec.rows.iter().enumerate().take(n) {
+        let step = duration_s / leads.len() as f32;
+        for (c, &lead) in leads.iter().enumerate() {
+            panels.push(Panel {
+                lead,
+                row: r,
+                t_from_s: c as f32 * step,
+                t_to_s: (c + 1) as f32 * step,
+            });
+        }
+    }
+    Ok(Layout {
+        spec,
+        detected,
+        rows,
+        x0,
+        px_per_s,
+        duration_s,
+        panels,
+    })
+}
+
+fn auto_spec(rows: usize) -> Result<LayoutSpec, Error> {
+    if rows < 3 {
+        return Err(Error::LayoutNotRecognised(format!(
+            "found {rows} trace row(s), too few for a 12-lead page: choose the layout by hand if this is an ECG"
+        )));
+    }
+    Ok(LayoutSpec::standard_3x4(&LayoutSpec::default_rhythm_leads(
+        rows - 3,
+    )))
+}
+
+fn median(v: &mut [f32]) -> f32 {
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Rows where most columns hold ink nearby, top to bottom.
+fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -> Vec<f32> {
+    let h = runs.height;
+    let reach = (opts.row_reach_mm * px_per_mm_y).round() as i64;
+    let mut diff = vec![0i64; h + 1];
+    for col in &runs.columns {
+        // Union of the column's runs widened by `reach`, counted once per column.
+        let mut cur: Option<(i64, i64)> = None;
+        for r in col {
+            if r.mass < 0.8 {
+                continue;
+            }
+            let (a, b) = (
+                (r.top as i64 - reach).max(0),
+                (r.bottom as i64 + reach).min(h as i64 - 1),
+            );
+            cur = match cur {
+                Some((s, e)) if a <= e + 1 => Some((s, e.max(b))),
+                Some((s, e)) => {
+                    diff[s as usize] += 1;
+                    diff[e as usize + 1] -= 1;
+                    Some((a, b))
+                }
+                None => Some((a, b)),
+            };
+        }
+        if let Some((s, e)) = cur {
+            diff[s as usize] += 1;
+            diff[e as usize + 1] -= 1;
+        }
+    }
+    let mut coverage = vec![0f32; h];
+    let mut acc = 0i64;
+    for y in 0..h {
+        acc += diff[y];
+        coverage[y] = acc as f32;
+    }
+    let best = coverage.iter().cloned().fold(0f32, f32::max);
+    if best < 10.0 {
+        return Vec::new();
+    }
+    let min_gap = (opts.min_row_gap_mm * px_per_mm_y) as usize;
+    // Greedy non-maximum suppression, strongest first; plateaus resolve to their middle.
+    let mut order: Vec<usize> = (0..h)
+        .filter(|&y| coverage[y] >= opts.min_row_coverage * best)
+        .collect();
+    order.sort_by(|&a, &b| coverage[b].total_cmp(&coverage[a]));
+    let mut picked: Vec<f32> = Vec::new();
+    for y in order {
+        if picked
+            .iter()
+            .any(|&p| (p - y as f32).abs() < min_gap as f32)
+        {
+            continue;
+        }
+        let v = coverage[y];
+        let (mut a, mut b) = (y, y);
+        while a > 0 && coverage[a - 1] >= v {
+            a -= 1;
+        }
+        while b + 1 < h && coverage[b + 1] >= v {
+            b += 1;
+        }
+        picked.push((a + b) as f32 / 2.0);
+    }
+    if std::env::var("ECG_DEBUG").is_ok() {
+        let info: Vec<_> = picked
+            .iter()
+            .map(|&c| {
+                (
+                    c,
+                    coverage[c as usize],
+                    is_straight_rule(runs, c, reach as f32),
+                )
+            })
+            .collect();
+        eprintln!("row candidates {info:?} best {best}");
+    }
+    picked.retain(|&cy| !is_straight_rule(runs, cy, reach as f32));
+    picked.sort_by(f32::total_cmp);
+    picked
+}
+
+/// Frame lines and rulers run dead straight; a trace never does. True when the ink nearest
+/// `cy` barely moves (median absolute deviation under half a pixel).
+fn is_straight_rule(runs: &ColumnRuns, cy: f32, reach: f32) -> bool {
+    let mut ys: Vec<f32> = runs
+        .columns
+        .iter()
+        .filter_map(|col| {
+            col.iter()
+                .filter(|r| (r.centroid - cy).abs() <= reach)
+                .min_by(|a, b| (a.centroid - cy).abs().total_cmp(&(b.centroid - cy).abs()))
+                .map(|r| r.centroid)
+        })
+        .collect();
+    if ys.len() < 10 {
+        return true;
+    }
+    let m = median(&mut ys);
+    let mut dev: Vec<f32> = ys.iter().map(|y| (y - m).abs()).collect();
+    median(&mut dev) < 0.5
+}
+
+/// Longest stretch of columns with ink between `top` and `bottom`, small gaps bridged.
+fn row_extent(
+    runs: &ColumnRuns,
+    top: f32,
+    bottom: f32,
+    px_per_mm_x: f32,
+    opts: &LayoutOptions,
+) -> Option<(usize, usize)> {
+    let max_gap = (opts.max_row_gap_mm * px_per_mm_x) as usize;
+    let mut best: Option<(usize, usize)> = None;
+    let mut cur: Option<(usize, usize)> = None;
+    for (x, col) in runs.columns.iter().enumerate() {
+        let has = col
+            .iter()
+            .any(|r| r.mass >= 0.8 && r.centroid >= top && r.centroid <= bottom);
+        if !has {
+            continue;
+        }
+        cur = match cur {
+            Some((s, e)) if x - e <= max_gap => Some((s, x)),
+            Some(seg) => {
+                if best.is_none_or(|b| seg.1 - seg.0 > b.1 - b.0) {
+                    best = Some(seg);
+                }
+                Some((x, x))
+            }
+            None => Some((x, x)),
+        };
+    }
+    if let Some(seg) = cur {
+        if best.is_none_or(|b| seg.1 - seg.0 > b.1 - b.0) {
+            best = Some(seg);
+        }
+    }
+    best.filter(|&(s, e)| e - s > (20.0 * px_per_mm_x) as usize)
+}
+
+/// The tallest run of a column within a band.
+fn tallest(runs: &ColumnRuns, x: usize, top: f32, bottom: f32) -> Option<Run> {
+    runs.in_band(x, top, bottom)
+        .max_by_key(|r| r.len())
+        .copied()
+}
+
+/// Groups of adjacent columns whose tallest run is at least `min_len` px tall.
+fn stroke_groups(
+    runs: &ColumnRuns,
+    x_from: usize,
+    x_to: usize,
+    top: f32,
+    bottom: f32,
+    min_len: u32,
+) -> Vec<(usize, usize)> {
+    let mut groups = Vec::new();
+    let mut cur: Option<(usize, usize)> = None;
+    for x in x_from..=x_to.min(runs.columns.len() - 1) {
+        let tall = tallest(runs, x, top, bottom).is_some_and(|r| r.len() >= min_len);
+        cur = match (cur, tall) {
+            (Some((s, _)), true) => Some((s, x)),
+            (None, true) => Some((x, x)),
+            (Some(g), false) => {
+                groups.push(g);
+                None
+            }
+            (None, false) => None,
+        };
+    }
+    if let Some(g) = cur {
+        groups.push(g);
+    }
+    groups
+}
+
+#[allow(clippy::too_many_arguments)]
+fn find_pulse(
+    runs: &ColumnRuns,
+    x_first: usize,
+    top: f32,
+    bottom: f32,
+    px_per_mm_x: f32,
+    px_per_mm_y: f32,
+    px_per_s: f32,
+    opts: &LayoutOptions,
+) -> Option<PulseBox> {
+    let min_len = (opts.min_stroke_mm * px_per_mm_y) as u32;
+    let x_to = x_first + (opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize;
+    let groups = stroke_groups(
+        runs,
+        x_first.saturating_sub(px_per_mm_x as usize),
+        x_to,
+        top,
+        bottom,
+        min_len,
+    );
+    if std::env::var("ECG_DEBUG").is_ok() {
+        eprintln!("pulse search x_first {x_first} band {top}..{bottom} groups {groups:?}");
+    }
+    let first = *groups.first()?;
+    if first.0 > x_first + (2.0 * px_per_mm_x) as usize {
+        return None;
+    }
+    let centre = |g: (usize, usize)| (g.0 + g.1) as f32 / 2.0;
+    let rise = tallest(runs, (first.0 + first.1) / 2, top, bottom)?;
+    let tol = px_per_mm_y;
+    // The falling edge: the next columns whose tall stroke starts at the rise's top.
+    let starts_at_top = |x: usize| {
+        runs.in_band(x, top, bottom)
+            .any(|r| r.len() >= min_len && (r.top as f32 - rise.top as f32).abs() <= tol)
+    };
+    let lo = first.1 + (opts.pulse_width_s.0 * px_per_s) as usize;
+    let hi = (first.1 + (opts.pulse_width_s.1 * px_per_s) as usize).min(runs.columns.len() - 1);
+    let fall_start = (lo..=hi).find(|&x| starts_at_top(x))?;
+    let mut fall_end = fall_start;
+    while fall_end < hi && starts_at_top(fall_end + 1) {
+        fall_end += 1;
+    }
+    let fall = tallest(runs, (fall_start + fall_end) / 2, top, bottom)?;
+    // The top must be joined by a horizontal stroke.
+    let inner = (first.1 + 1)..fall_start;
+    let joined = inner
+        .clone()
+        .filter(|&x| {
+            runs.in_band(x, rise.top as f32 - tol, rise.top as f32 + tol)
+                .next()
+                .is_some()
+        })
+        .count();
+    if inner.is_empty() || (joined as f32) < 0.8 * inner.len() as f32 {
+        return None;
+    }
+    Some(PulseBox {
+        x_rise: centre(first),
+        x_fall: centre((fall_start, fall_end)),
+        y_top: rise.top.min(fall.top) as f32,
+        y_bottom: rise.bottom.max(fall.bottom) as f32,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn find_separators(
+    runs: &ColumnRuns,
+    x_from: usize,
+    x_to: usize,
+    top: f32,
+    bottom: f32,
+    centre_y: f32,
+    px_per_mm_x: f32,
+    px_per_mm_y: f32,
+    opts: &LayoutOptions,
+) -> Vec<Separator> {
+    if x_to <= x_from {
+        return Vec::new();
+    }
+    let min_len = (opts.min_stroke_mm * px_per_mm_y) as u32;
+    let max_w = (opts.max_separator_mm * px_per_mm_x).ceil() as usize;
+    let min_w = ((0.25 * px_per_mm_x).round() as usize).max(2);
+    let mut out = Vec::new();
+    for (a, b) in stroke_groups(runs, x_from, x_to, top, bottom, min_len) {
+        // A bar keeps the same extent across its width; a QRS stroke does not.
+        let extents: Vec<Run> = (a..=b)
+            .filter_map(|x| tallest(runs, x, top, bottom))
+            .collect();
+        let mut tops: Vec<f32> = extents.iter().map(|r| r.top as f32).collect();
+        let mut bots: Vec<f32> = extents.iter().map(|r| r.bottom as f32).collect();
+        let (mt, mb) = (median(&mut tops), median(&mut bots));
+        let steady: Vec<usize> = (a..=b)
+            .zip(&extents)
+            .filter(|(_, r)| {
+                (r.top as f32 - mt).abs() <= 1.5 && (r.bottom as f32 - mb).abs() <= 1.5
+            })
+            .map(|(x, _)| x)
+            .collect();
+        if steady.len() < min_w
+            || steady.len() > max_w
+            || ((mt + mb) / 2.0 - centre_y).abs() > opts.separator_reach_mm * px_per_mm_y
+        {
+            continue;
+        }
+        out.push(Separator {
+            x_from: steady[0],
+            x_to: *steady.last().unwrap(),
+            y_center: (mt + mb) / 2.0,
+        });
+    }
+    out
+}

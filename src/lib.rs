@@ -1,0 +1,223 @@
+//! Paper ECG digitizer: a photo or scan of a 12-lead printout in, calibrated leads out.
+//!
+//! The pipeline is a fixed sequence of stages, each a module with typed input and output:
+//!
+//! 1. [`decode`]: bytes → RGB raster at working resolution
+//! 2. [`geometry`]: rotation estimate → upright page
+//! 3. [`ink`] + [`grid`]: paper flattening, trace/grid separation, px per mm
+//! 4. [`layout`]: trace rows, pulses, separators, time origin, lead panels
+//! 5. [`calibration`]: gain (mm/mV) and each row's baseline
+//! 6. [`traces`]: one sub-pixel y per column along each row
+//! 7. [`signal`]: millivolts on a common 500 Hz timeline
+//! 8. [`export`]: CSV, WFDB and JSON
+//!
+//! [`digitize`] runs them all. The core has no browser types; `wasm` holds the thin binding.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod calibration;
+pub mod decode;
+pub mod error;
+pub mod eval;
+pub mod export;
+pub mod geometry;
+pub mod grid;
+pub mod ink;
+pub mod layout;
+pub mod lead;
+pub mod options;
+pub mod page;
+pub mod raster;
+pub mod render;
+pub mod signal;
+pub mod traces;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::Error;
+pub use lead::Lead;
+pub use options::{Gain, LayoutSpec, Options};
+pub use page::Digitization;
+
+use calibration::Source;
+use page::{PanelView, RowView};
+
+/// Tuning of every stage; [`Default`] is what the CLI and the web page use.
+#[derive(Debug, Clone, Default)]
+pub struct StageOptions {
+    /// Deskew search.
+    pub geometry: geometry::GeometryOptions,
+    /// Paper flattening.
+    pub ink: ink::InkOptions,
+    /// Grid period search.
+    pub grid: grid::GridOptions,
+    /// Row, pulse and separator detection.
+    pub layout: layout::LayoutOptions,
+    /// Pulse measurement.
+    pub calibration: calibration::CalibrationOptions,
+    /// Trace path search.
+    pub traces: traces::TraceOptions,
+}
+
+/// Digitizes an encoded image (PNG, JPEG, BMP, TIFF, WebP, GIF).
+pub fn digitize(bytes: &[u8], options: &Options) -> Result<Digitization, Error> {
+    options.validate()?;
+    let decoded = decode::decode(bytes, &options.limits, options.max_working_side_px)?;
+    let mut d = digitize_image(&decoded.image, options, &StageOptions::default())?;
+    d.image_size = [decoded.original_size.0, decoded.original_size.1];
+    if decoded.scale != 1.0 {
+        let k = 1.0 / decoded.scale;
+        for p in &mut d.panels {
+            for pt in p.corners.iter_mut().chain(p.trace.iter_mut()) {
+                pt[0] *= k;
+                pt[1] *= k;
+            }
+        }
+        for r in &mut d.rows {
+            for pt in [&mut r.from, &mut r.to] {
+                pt[0] *= k;
+                pt[1] *= k;
+            }
+        }
+    }
+    let mut warnings = decoded.warnings;
+    warnings.append(&mut d.warnings);
+    d.warnings = warnings;
+    Ok(d)
+}
+
+/// Digitizes an already decoded page.
+pub fn digitize_image(
+    image: &image::RgbImage,
+    options: &Options,
+    stages: &StageOptions,
+) -> Result<Digitization, Error> {
+    options.validate()?;
+    let mut warnings = Vec::new();
+    let upright = geometry::deskew(image, &stages.geometry);
+    let planes = ink::separate(&upright.image, &stages.ink);
+    let grid = grid::measure(&planes, &stages.grid, &mut warnings);
+    if grid.levels.trace < 0.25 {
+        return Err(Error::NoTraces);
+    }
+    let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
+        grid.levels.weight(v)
+    });
+    drop(planes);
+    let layout = layout::detect(
+        &runs,
+        grid.px_per_mm_x,
+        grid.px_per_mm_y,
+        options.speed_mm_per_s,
+        options.layout.as_ref(),
+        &stages.layout,
+        &mut warnings,
+    )?;
+    let cal = calibration::calibrate(
+        &runs,
+        &layout,
+        grid.px_per_mm_y,
+        options.gain,
+        &stages.calibration,
+    );
+    let traces = traces::extract(&runs, &layout, grid.px_per_mm_y, &stages.traces);
+    let signals = signal::convert(&traces, &layout, &cal, grid.px_per_mm_y, options.fs_hz);
+
+    if cal.gain_source == Source::Assumed {
+        warnings.push(format!(
+            "no calibration pulse found: assumed the standard gain of {} mm/mV",
+            cal.gain_mm_per_mv
+        ));
+    }
+    if signals.baselines.iter().any(|b| b.source == Source::Trace) {
+        warnings.push(
+            "some rows have neither a calibration pulse nor lead separators: their 0 mV line was estimated from the trace"
+                .to_string(),
+        );
+    }
+    if layout.detected && layout.rows.len() > 3 {
+        let names: Vec<&str> = layout.spec.rows[3..].iter().map(|r| r[0].name()).collect();
+        warnings.push(format!(
+            "rhythm strip leads ({}) were assumed from the layout, not read from the labels",
+            names.join(", ")
+        ));
+    }
+
+    let t = upright.transform;
+    let to_src = |x: f32, y: f32| {
+        let (a, b) = t.to_source(x, y);
+        [a, b]
+    };
+    let rows = layout
+        .rows
+        .iter()
+        .zip(&signals.baselines)
+        .map(|(_, b)| RowView {
+            from: to_src(layout.x0, b.y),
+            to: to_src(layout.x_of(layout.duration_s), b.y),
+            baseline_source: b.source,
+        })
+        .collect();
+    let panels = layout
+        .panels
+        .iter()
+        .map(|p| {
+            let row = &layout.rows[p.row];
+            let (x_lo, x_hi) = (layout.x_of(p.t_from_s), layout.x_of(p.t_to_s));
+            let trace = &traces[p.row];
+            let mut pts = Vec::new();
+            let mut direct = 0usize;
+            let mut total = 0usize;
+            for x in (x_lo.ceil().max(0.0) as usize)..(x_hi.ceil() as usize) {
+                total += 1;
+                if trace.has(x) {
+                    direct += 1;
+                    pts.push(to_src(x as f32, trace.ys[x - trace.x_from]));
+                }
+            }
+            let (top, bottom) = (
+                (row.band_top + row.center_y) / 2.0,
+                (row.band_bottom + row.center_y) / 2.0,
+            );
+            PanelView {
+                lead: p.lead,
+                row: p.row,
+                t_from_s: p.t_from_s,
+                t_to_s: p.t_to_s,
+                confidence: direct as f32 / total.max(1) as f32,
+                corners: [
+                    to_src(x_lo, top),
+                    to_src(x_hi, top),
+                    to_src(x_hi, bottom),
+                    to_src(x_lo, bottom),
+                ],
+                trace: pts,
+            }
+        })
+        .collect();
+
+    Ok(Digitization {
+        fs_hz: signals.fs_hz,
+        n_samples: signals.n_samples,
+        leads: signals.leads,
+        px_per_mm_x: grid.px_per_mm_x,
+        px_per_mm_y: grid.px_per_mm_y,
+        grid_found: grid.found,
+        gain_mm_per_mv: cal.gain_mm_per_mv,
+        gain_source: cal.gain_source,
+        speed_mm_per_s: options.speed_mm_per_s,
+        speed_source: if options.speed_mm_per_s == 25.0 {
+            Source::Assumed
+        } else {
+            Source::User
+        },
+        rotation_deg: t.rotation_deg,
+        layout: layout.spec.name.clone(),
+        layout_detected: layout.detected,
+        image_size: [image.width(), image.height()],
+        rows,
+        panels,
+        warnings,
+    })
+}

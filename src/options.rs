@@ -1,0 +1,192 @@
+//! What the caller can tune, field by field.
+
+use crate::error::Error;
+use crate::lead::Lead;
+use serde::{Deserialize, Serialize};
+
+/// How the vertical scale is found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Gain {
+    /// Measure it from the 1 mV calibration pulse; assume 10 mm/mV when there is none.
+    Auto,
+    /// Use this many mm per mV, whatever the page shows.
+    MmPerMv(f32),
+}
+
+/// Which leads sit where on the page: one entry per printed row, one lead per column.
+///
+/// Every column in a row spans the same time, so `[[I, aVR, V1, V4]]` is one row of four
+/// 2.5 s panels when the page lasts 10 s, and `[[II]]` is a 10 s rhythm strip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutSpec {
+    /// Short name shown to users, e.g. `3x4+II`.
+    pub name: String,
+    /// Leads of each row, top to bottom, left to right.
+    pub rows: Vec<Vec<Lead>>,
+}
+
+impl LayoutSpec {
+    /// The standard 3x4 page, followed by one rhythm strip per lead in `rhythm`.
+    pub fn standard_3x4(rhythm: &[Lead]) -> LayoutSpec {
+        use Lead::*;
+        let mut rows = vec![
+            vec![I, AVR, V1, V4],
+            vec![II, AVL, V2, V5],
+            vec![III, AVF, V3, V6],
+        ];
+        rows.extend(rhythm.iter().map(|&l| vec![l]));
+        let mut name = "3x4".to_string();
+        if !rhythm.is_empty() {
+            let names: Vec<&str> = rhythm.iter().map(|l| l.name()).collect();
+            name = format!("3x4+{}", names.join(","));
+        }
+        LayoutSpec { name, rows }
+    }
+
+    /// The rhythm strips a 3x4 page most often carries when it has `count` of them.
+    pub fn default_rhythm_leads(count: usize) -> Vec<Lead> {
+        match count {
+            0 => vec![],
+            1 => vec![Lead::II],
+            2 => vec![Lead::II, Lead::V1],
+            3 => vec![Lead::V1, Lead::II, Lead::V5],
+            n => std::iter::repeat_n(Lead::II, n).collect(),
+        }
+    }
+
+    /// Parses `3x4`, `3x4+II` or `3x4+V1,II,V5`.
+    pub fn parse(text: &str) -> Result<LayoutSpec, Error> {
+        let text = text.trim();
+        let (base, rhythm) = match text.split_once('+') {
+            Some((b, r)) => (b, Some(r)),
+            None => (text, None),
+        };
+        if !base.eq_ignore_ascii_case("3x4") {
+            return Err(Error::InvalidOption(format!(
+                "unknown layout '{text}': expected auto, 3x4 or 3x4+<rhythm leads>, e.g. 3x4+II"
+            )));
+        }
+        let mut leads = Vec::new();
+        if let Some(r) = rhythm {
+            for name in r.split(',') {
+                let lead = Lead::from_name(name).ok_or_else(|| {
+                    Error::InvalidOption(format!("unknown lead '{name}' in layout '{text}'"))
+                })?;
+                leads.push(lead);
+            }
+        }
+        Ok(LayoutSpec::standard_3x4(&leads))
+    }
+}
+
+/// Limits that keep hostile files from exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DecodeLimits {
+    /// Largest accepted width or height, in pixels.
+    pub max_side_px: u32,
+    /// Largest accepted pixel count (width × height).
+    pub max_pixels: u64,
+    /// Largest allocation the decoder may make, in bytes.
+    pub max_alloc_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_side_px: 65_000,
+            max_pixels: 100_000_000,
+            max_alloc_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Everything [`crate::digitize`] can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    /// Paper speed in mm/s; printouts almost always use 25.
+    pub speed_mm_per_s: f32,
+    /// Vertical scale: measured from the calibration pulse, or given.
+    pub gain: Gain,
+    /// The page layout; `None` detects it.
+    pub layout: Option<LayoutSpec>,
+    /// Output sampling rate in Hz.
+    pub fs_hz: f32,
+    /// Decoder limits for untrusted files.
+    pub limits: DecodeLimits,
+    /// Pages whose longer side exceeds this many pixels are downscaled first, to bound time
+    /// and memory; 300 DPI letter paper (3300 px) stays untouched.
+    pub max_working_side_px: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            speed_mm_per_s: 25.0,
+            gain: Gain::Auto,
+            layout: None,
+            fs_hz: 500.0,
+            limits: DecodeLimits::default(),
+            max_working_side_px: 4000,
+        }
+    }
+}
+
+impl Options {
+    /// Checks ranges, so that later stages can trust the numbers.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.speed_mm_per_s.is_finite() && (1.0..=1000.0).contains(&self.speed_mm_per_s)) {
+            return Err(Error::InvalidOption(format!(
+                "paper speed {} mm/s is outside 1–1000 mm/s",
+                self.speed_mm_per_s
+            )));
+        }
+        if let Gain::MmPerMv(g) = self.gain {
+            if !(g.is_finite() && (0.5..=200.0).contains(&g)) {
+                return Err(Error::InvalidOption(format!(
+                    "gain {g} mm/mV is outside 0.5–200 mm/mV"
+                )));
+            }
+        }
+        if !(self.fs_hz.is_finite() && (50.0..=5000.0).contains(&self.fs_hz)) {
+            return Err(Error::InvalidOption(format!(
+                "sampling rate {} Hz is outside 50–5000 Hz",
+                self.fs_hz
+            )));
+        }
+        if self.max_working_side_px < 500 {
+            return Err(Error::InvalidOption(
+                "working resolution must be at least 500 px".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names_parse_to_rows() {
+        let l = LayoutSpec::parse("3x4+V1,II,V5").unwrap();
+        assert_eq!(l.rows.len(), 6);
+        assert_eq!(l.rows[3], vec![Lead::V1]);
+        assert_eq!(l.name, "3x4+V1,II,V5");
+        assert_eq!(LayoutSpec::parse("3x4").unwrap().rows.len(), 3);
+        assert!(LayoutSpec::parse("7x7").is_err());
+        assert!(LayoutSpec::parse("3x4+V9").is_err());
+    }
+
+    #[test]
+    fn out_of_range_options_are_refused() {
+        let mut o = Options::default();
+        assert!(o.validate().is_ok());
+        o.speed_mm_per_s = 0.0;
+        assert!(o.validate().is_err());
+        o = Options {
+            gain: Gain::MmPerMv(f32::NAN),
+            ..Options::default()
+        };
+        assert!(o.validate().is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! A plain single-channel `f32` raster shared by the stages.
+
+/// A row-major grid of `f32` samples, one per pixel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width * height` samples, row by row.
+    pub data: Vec<f32>,
+}
+
+impl Plane {
+    /// A plane filled with `value`.
+    pub fn new(width: usize, height: usize, value: f32) -> Plane {
+        Plane {
+            width,
+            height,
+            data: vec![value; width * height],
+        }
+    }
+
+    /// The sample at column `x`, row `y`. Panics when out of range, like slice indexing.
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x]
+    }
+
+    /// Sets the sample at column `x`, row `y`.
+    #[inline]
+    pub fn set(&mut self, x: usize, y: usize, value: f32) {
+        self.data[y * self.width + x] = value;
+    }
+
+    /// One row as a slice.
+    #[inline]
+    pub fn row(&self, y: usize) -> &[f32] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+
+    /// Bilinear sample at a continuous position (pixel centres at integers); `outside` beyond the edges.
+    pub fn sample_bilinear(&self, x: f32, y: f32, outside: f32) -> f32 {
+        if !(x >= 0.0 && y >= 0.0) {
+            return outside;
+        }
+        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        if x0 + 1 >= self.width || y0 + 1 >= self.height {
+            if x0 < self.width && y0 < self.height && x == x0 as f32 && y == y0 as f32 {
+                return self.get(x0, y0);
+            }
+            return outside;
+        }
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let top = self.get(x0, y0) * (1.0 - fx) + self.get(x0 + 1, y0) * fx;
+        let bottom = self.get(x0, y0 + 1) * (1.0 - fx) + self.get(x0 + 1, y0 + 1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bilinear_interpolates_between_centres_and_reports_outside() {
+        let mut p = Plane::new(2, 2, 0.0);
+        p.set(1, 0, 1.0);
+        p.set(1, 1, 1.0);
+        assert!((p.sample_bilinear(0.25, 0.5, -1.0) - 0.25).abs() < 1e-6);
+        assert_eq!(p.sample_bilinear(1.0, 1.0, -1.0), 1.0);
+        assert_eq!(p.sample_bilinear(-0.1, 0.0, -1.0), -1.0);
+        assert_eq!(p.sample_bilinear(1.5, 0.0, -1.0), -1.0);
+    }
+}

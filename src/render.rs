@@ -1,0 +1,1 @@
+//! Test-support renderer (to be written).

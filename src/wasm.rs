@@ -1,0 +1,1 @@
+//! Browser binding (filled in by the web issue).
