@@ -132,6 +132,39 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Options from the user-facing settings shared by the CLI and the web page:
+    /// paper speed in mm/s, gain as `auto` or mm/mV, layout as `auto` or a name such as
+    /// `3x4+II`. `None` keeps the default.
+    pub fn from_settings(
+        speed_mm_per_s: Option<f32>,
+        gain: Option<&str>,
+        layout: Option<&str>,
+    ) -> Result<Options, Error> {
+        let mut o = Options::default();
+        if let Some(s) = speed_mm_per_s {
+            o.speed_mm_per_s = s;
+        }
+        if let Some(g) = gain
+            .map(str::trim)
+            .filter(|g| !g.eq_ignore_ascii_case("auto"))
+        {
+            let v = g.parse::<f32>().map_err(|_| {
+                Error::InvalidOption(format!(
+                    "gain must be 'auto' or a number of mm/mV, got '{g}'"
+                ))
+            })?;
+            o.gain = Gain::MmPerMv(v);
+        }
+        if let Some(l) = layout
+            .map(str::trim)
+            .filter(|l| !l.eq_ignore_ascii_case("auto"))
+        {
+            o.layout = Some(LayoutSpec::parse(l)?);
+        }
+        o.validate()?;
+        Ok(o)
+    }
+
     /// Checks ranges, so that later stages can trust the numbers.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.speed_mm_per_s.is_finite() && (1.0..=1000.0).contains(&self.speed_mm_per_s)) {
@@ -175,6 +208,18 @@ mod tests {
         assert_eq!(LayoutSpec::parse("3x4").unwrap().rows.len(), 3);
         assert!(LayoutSpec::parse("7x7").is_err());
         assert!(LayoutSpec::parse("3x4+V9").is_err());
+    }
+
+    #[test]
+    fn settings_strings_become_options() {
+        let o = Options::from_settings(Some(50.0), Some("20"), Some("3x4+II")).unwrap();
+        assert_eq!(o.speed_mm_per_s, 50.0);
+        assert_eq!(o.gain, Gain::MmPerMv(20.0));
+        assert_eq!(o.layout.unwrap().name, "3x4+II");
+        let d = Options::from_settings(None, Some("auto"), Some("auto")).unwrap();
+        assert_eq!(d, Options::default());
+        assert!(Options::from_settings(None, Some("loud"), None).is_err());
+        assert!(Options::from_settings(Some(-1.0), None, None).is_err());
     }
 
     #[test]

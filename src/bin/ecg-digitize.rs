@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ecg_digitizer::eval::{self, Report};
-use ecg_digitizer::{digitize, export, Gain, LayoutSpec, Lead, Options};
+use ecg_digitizer::{digitize, export, Lead, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -241,32 +241,11 @@ fn run_batch(args: &RunArgs) -> ExitCode {
     let Some(out_dir) = args.out_dir.as_ref() else {
         return usage_error("--out-dir is required");
     };
-    let mut options = Options {
-        speed_mm_per_s: args.speed,
-        ..Options::default()
-    };
-    options.gain = if args.gain.eq_ignore_ascii_case("auto") {
-        Gain::Auto
-    } else {
-        match args.gain.parse::<f32>() {
-            Ok(g) => Gain::MmPerMv(g),
-            Err(_) => {
-                return usage_error(&format!(
-                    "--gain expects a number of mm/mV or 'auto', got '{}'",
-                    args.gain
-                ))
-            }
-        }
-    };
-    if !args.layout.eq_ignore_ascii_case("auto") {
-        match LayoutSpec::parse(&args.layout) {
-            Ok(l) => options.layout = Some(l),
+    let options =
+        match Options::from_settings(Some(args.speed), Some(&args.gain), Some(&args.layout)) {
+            Ok(o) => o,
             Err(e) => return usage_error(&e.to_string()),
-        }
-    }
-    if let Err(e) = options.validate() {
-        return usage_error(&e.to_string());
-    }
+        };
     let files = match collect_inputs(&args.inputs) {
         Ok(f) if f.is_empty() => return usage_error("no image files found in the given inputs"),
         Ok(f) => f,
