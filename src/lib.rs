@@ -104,7 +104,6 @@ pub fn digitize_image(
     let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
         grid.levels.weight(v)
     });
-    drop(planes);
     let layout = layout::detect(
         &runs,
         grid.px_per_mm_x,
@@ -121,7 +120,15 @@ pub fn digitize_image(
         options.gain,
         &stages.calibration,
     );
-    let traces = traces::extract(&runs, &layout, grid.px_per_mm_y, &stages.traces);
+    let traces = traces::extract(
+        &runs,
+        &planes.ink,
+        |v| grid.levels.weight(v),
+        &layout,
+        grid.px_per_mm_y,
+        &stages.traces,
+    );
+    drop(planes);
     let signals = signal::convert(&traces, &layout, &cal, grid.px_per_mm_y, options.fs_hz);
 
     if cal.gain_source == Source::Assumed {

@@ -9,6 +9,7 @@
 
 use crate::ink::{ColumnRuns, Run};
 use crate::layout::{Layout, Row};
+use crate::raster::Plane;
 
 /// Costs of the path search. Lengths are in pixels unless named otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,8 +18,9 @@ pub struct TraceOptions {
     pub row_pull_per_mm: f32,
     /// Cost per pixel of vertical gap between runs in neighbouring columns.
     pub gap_cost_per_px: f32,
-    /// Cost per pixel the run centre jumps between neighbouring columns.
-    pub jump_cost_per_px: f32,
+    /// Cost per pixel the path travels inside a column beyond the run's own extent, i.e. when
+    /// it turns back (a peak) instead of crossing the run monotonically.
+    pub turn_cost_per_px: f32,
     /// Cost of a column the path crosses without ink.
     pub missing_cost: f32,
     /// Longest horizontal gap, in mm, bridged without the restart cost.
@@ -27,6 +29,8 @@ pub struct TraceOptions {
     pub restart_cost: f32,
     /// Runs lighter than this ink mass (pixels) are noise.
     pub min_mass: f32,
+    /// Widest tall blip, in columns, that is read as another trace crossing a flat stretch.
+    pub max_crossing_px: usize,
 }
 
 impl Default for TraceOptions {
@@ -34,11 +38,12 @@ impl Default for TraceOptions {
         TraceOptions {
             row_pull_per_mm: 0.1,
             gap_cost_per_px: 0.5,
-            jump_cost_per_px: 0.01,
+            turn_cost_per_px: 0.01,
             missing_cost: 4.0,
             max_bridge_mm: 2.0,
             restart_cost: 12.0,
             min_mass: 0.3,
+            max_crossing_px: 4,
         }
     }
 }
@@ -48,38 +53,39 @@ impl Default for TraceOptions {
 pub struct RowTrace {
     /// Column of `ys[0]`.
     pub x_from: usize,
-    /// Trace y per column, upright pixels; NaN where missing or masked.
+    /// Trace y at each column's centre, upright pixels; NaN where missing or masked.
     pub ys: Vec<f32>,
+    /// Sub-pixel centreline points `[x, y]`, sorted by x: ink centroids of flat columns, and
+    /// on steep strokes the stroke's horizontal centre on every pixel row it crosses.
+    pub points: Vec<[f32; 2]>,
     /// Typical stroke thickness, in pixels.
     pub thickness_px: f32,
 }
 
 impl RowTrace {
-    /// Trace y at column `x`, linearly interpolated. Only columns in `lo..=hi` are used, so a
-    /// panel never borrows its neighbour's ink; outside the known columns the nearest is held.
+    /// Trace y at column `x`, linearly interpolated between centreline points. Only points in
+    /// `lo..=hi` are used, so a panel never borrows its neighbour's ink; beyond the first or
+    /// last point the nearest is held.
     pub fn y_at(&self, x: f32, lo: f32, hi: f32) -> Option<f32> {
-        let first = (lo.ceil().max(self.x_from as f32)) as usize;
-        let last = (hi.floor() as isize).min((self.x_from + self.ys.len()) as isize - 1);
-        if last < first as isize {
-            return None;
+        let a = self.points.partition_point(|p| p[0] < lo - 0.5);
+        let b = self.points.partition_point(|p| p[0] <= hi + 0.5);
+        let pts = self.points.get(a..b)?;
+        let first = pts.first()?;
+        let last = pts.last()?;
+        if x <= first[0] {
+            return Some(first[1]);
         }
-        let last = last as usize;
-        let get = |c: usize| self.ys[c - self.x_from];
-        let xc = x.clamp(first as f32, last as f32);
-        let left = (first..=xc.floor() as usize)
-            .rev()
-            .find(|&c| get(c).is_finite());
-        let right = ((xc.ceil() as usize).max(first)..=last).find(|&c| get(c).is_finite());
-        match (left, right) {
-            (Some(l), Some(r)) if l == r => Some(get(l)),
-            (Some(l), Some(r)) => {
-                let t = (xc - l as f32) / (r - l) as f32;
-                Some(get(l) * (1.0 - t) + get(r) * t)
-            }
-            (Some(l), None) => Some(get(l)),
-            (None, Some(r)) => Some(get(r)),
-            (None, None) => None,
+        if x >= last[0] {
+            return Some(last[1]);
         }
+        let k = pts.partition_point(|p| p[0] <= x);
+        let (p, q) = (pts[k - 1], pts[k]);
+        let dx = q[0] - p[0];
+        if dx <= 1e-6 {
+            return Some((p[1] + q[1]) / 2.0);
+        }
+        let t = (x - p[0]) / dx;
+        Some(p[1] * (1.0 - t) + q[1] * t)
     }
 
     /// Whether column `x` holds a measured (not interpolated) value.
@@ -94,9 +100,38 @@ enum Back {
     From(usize, usize),
 }
 
+/// How the path crosses one column: through `run`, entering at `entry` (pixel row) and
+/// leaving at the run's top or bottom end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    run: Run,
+    entry: f32,
+    exit_top: bool,
+}
+
+impl Step {
+    /// True when the path enters and leaves at the same end: a peak or a trough.
+    fn is_turn(&self) -> bool {
+        let (lo, hi) = centreline(&self.run);
+        let mid = (lo + hi) / 2.0;
+        (self.entry < mid) == self.exit_top
+    }
+}
+
+/// The vertical span a centred stroke can occupy inside a run: its extent minus a stroke.
+fn centreline(r: &Run) -> (f32, f32) {
+    let h = (r.extent() / 2.0).min(1.0);
+    let (lo, hi) = (r.top_edge + h, r.bottom_edge - h);
+    if lo <= hi {
+        (lo, hi)
+    } else {
+        (r.centroid, r.centroid)
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Cand {
-    run: Run,
+    step: Step,
     cost: f32,
     back: Back,
 }
@@ -104,20 +139,77 @@ struct Cand {
 /// Extracts every row's trace.
 pub fn extract(
     runs: &ColumnRuns,
+    ink: &Plane,
+    weight: impl Fn(f32) -> f32,
     layout: &Layout,
     px_per_mm_y: f32,
     opts: &TraceOptions,
 ) -> Vec<RowTrace> {
     let width = runs.columns.len();
-    let x_end = (layout.x_of(layout.duration_s).ceil() as usize).min(width - 1);
-    layout
+    let xa = (layout.x0.floor().max(0.0)) as usize;
+    let xb = (layout.x_of(layout.duration_s).ceil() as usize)
+        .min(width - 1)
+        .max(xa);
+    let mut paths: Vec<Vec<Option<Step>>> = layout
         .rows
         .iter()
-        .map(|row| {
-            let x_from = (layout.x0.floor().max(0.0)) as usize;
-            extract_row(runs, row, x_from, x_end.max(x_from), px_per_mm_y, opts)
+        .map(|row| follow_row(runs, row, xa, xb, px_per_mm_y, opts))
+        .collect();
+    let thickness: Vec<f32> = paths.iter().map(|p| typical_thickness(p)).collect();
+    resolve_shared(&mut paths);
+    paths
+        .iter_mut()
+        .zip(thickness)
+        .map(|(chosen, t)| {
+            drop_crossings(chosen, t, opts.max_crossing_px);
+            let points = centreline_points(chosen, xa, ink, &weight, t);
+            let probe = RowTrace {
+                x_from: xa,
+                ys: Vec::new(),
+                points,
+                thickness_px: t,
+            };
+            let ys = (0..chosen.len())
+                .map(|i| match chosen[i] {
+                    Some(_) => probe
+                        .y_at(
+                            (xa + i) as f32,
+                            (xa + i) as f32 - 1.0,
+                            (xa + i) as f32 + 1.0,
+                        )
+                        .unwrap_or(f32::NAN),
+                    None => f32::NAN,
+                })
+                .collect();
+            RowTrace { ys, ..probe }
         })
         .collect()
+}
+
+/// Where two rows' paths cross the same run, the ink is usually one row's steep stroke
+/// reaching into the other row's trace. The row that crosses it monotonically owns it; a row
+/// that merely touches it and turns back (it would read the stroke as its own peak) bridges it.
+fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
+    let rows = paths.len();
+    let n = paths.first().map_or(0, |p| p.len());
+    let mut clear = Vec::new();
+    for i in 0..n {
+        for r in 0..rows {
+            let Some(mine) = paths[r][i] else { continue };
+            if !mine.is_turn() {
+                continue;
+            }
+            let owned_elsewhere = (0..rows).any(|o| {
+                o != r && paths[o][i].is_some_and(|s| s.run.top == mine.run.top && !s.is_turn())
+            });
+            if owned_elsewhere {
+                clear.push((r, i));
+            }
+        }
+    }
+    for (r, i) in clear {
+        paths[r][i] = None;
+    }
 }
 
 fn masked(row: &Row, x: usize) -> bool {
@@ -131,14 +223,19 @@ fn masked(row: &Row, x: usize) -> bool {
         .any(|s| x + 1 >= s.x_from && x <= s.x_to + 1)
 }
 
-fn extract_row(
+/// The Viterbi path of one row: the step taken in each column from `xa` to `xb`.
+///
+/// States are (run, exit end). Entering a run from the previous exit costs the vertical gap;
+/// crossing it costs the travel beyond its own extent, so a tall run is read as a monotone
+/// stroke unless the path really turns inside it (a peak).
+fn follow_row(
     runs: &ColumnRuns,
     row: &Row,
     xa: usize,
     xb: usize,
     px_per_mm_y: f32,
     o: &TraceOptions,
-) -> RowTrace {
+) -> Vec<Option<Step>> {
     let n = xb - xa + 1;
     let max_len = ((row.band_bottom - row.band_top) * 0.8) as u32;
     let unary = |r: &Run| o.row_pull_per_mm * (r.centroid - row.center_y).abs() / px_per_mm_y;
@@ -164,35 +261,48 @@ fn extract_row(
                     continue;
                 }
                 let u = unary(r);
-                let mut best = Cand {
-                    run: *r,
-                    cost: o.missing_cost * i as f32 + u,
-                    back: Back::Start,
-                };
-                if let Some((v, j, k)) = restart_best {
-                    let c = v + o.missing_cost * (i as f32 - 1.0) + o.restart_cost + u;
-                    if c < best.cost {
-                        best.cost = c;
-                        best.back = Back::From(j, k);
-                    }
-                }
-                for g in 1..=bridge.min(i) {
-                    let j = i - g;
-                    for (k, a) in cols[j].iter().enumerate() {
-                        let gap = a.run.gap_to(r) as f32;
-                        let jump = (a.run.centroid - r.centroid).abs();
-                        let c = a.cost
-                            + o.missing_cost * (g - 1) as f32
-                            + o.gap_cost_per_px * gap
-                            + o.jump_cost_per_px * jump
-                            + u;
+                let (lo, hi) = centreline(r);
+                for exit_top in [true, false] {
+                    // Fresh starts enter at the far end, so a lone run is a plain stroke.
+                    let fresh = Step {
+                        run: *r,
+                        entry: if exit_top { hi } else { lo },
+                        exit_top,
+                    };
+                    let mut best = Cand {
+                        step: fresh,
+                        cost: o.missing_cost * i as f32 + u,
+                        back: Back::Start,
+                    };
+                    if let Some((v, j, k)) = restart_best {
+                        let c = v + o.missing_cost * (i as f32 - 1.0) + o.restart_cost + u;
                         if c < best.cost {
                             best.cost = c;
                             best.back = Back::From(j, k);
                         }
                     }
+                    for g in 1..=bridge.min(i) {
+                        let j = i - g;
+                        for (k, a) in cols[j].iter().enumerate() {
+                            let (alo, ahi) = centreline(&a.step.run);
+                            let from = if a.step.exit_top { alo } else { ahi };
+                            let entry = from.clamp(lo, hi);
+                            let gap = ((from - entry).abs() - 1.0).max(0.0);
+                            let extra = if exit_top { hi - entry } else { entry - lo };
+                            let c = a.cost
+                                + o.missing_cost * (g - 1) as f32
+                                + o.gap_cost_per_px * gap
+                                + o.turn_cost_per_px * extra
+                                + u;
+                            if c < best.cost {
+                                best.cost = c;
+                                best.back = Back::From(j, k);
+                                best.step.entry = entry;
+                            }
+                        }
+                    }
+                    here.push(best);
                 }
-                here.push(best);
             }
         }
         cols.push(here);
@@ -207,28 +317,147 @@ fn extract_row(
             }
         }
     }
-    let mut chosen: Vec<Option<Run>> = vec![None; n];
+    let mut chosen: Vec<Option<Step>> = vec![None; n];
     let mut at = end.map(|e| (e.1, e.2));
     while let Some((j, k)) = at {
         let c = cols[j][k];
-        chosen[j] = Some(c.run);
+        chosen[j] = Some(c.step);
         at = match c.back {
             Back::Start => None,
             Back::From(pj, pk) => Some((pj, pk)),
         };
     }
-    let thickness = typical_thickness(&chosen);
-    let ys = (0..n).map(|i| column_y(&chosen, i, thickness)).collect();
-    RowTrace {
-        x_from: xa,
-        ys,
-        thickness_px: thickness,
+    chosen
+}
+
+/// Removes tall runs that interrupt a flat stretch: another row's steep stroke crossing this
+/// trace. A trace's own QRS climbs through several tall columns; a crossing stroke is a
+/// tall blip of at most `max_width` columns between two short runs at the same height.
+fn drop_crossings(chosen: &mut [Option<Step>], thickness: f32, max_width: usize) {
+    let short = |r: &Run| r.extent() <= thickness + 2.0;
+    let n = chosen.len();
+    let mut i = 0;
+    while i < n {
+        let Some(r) = chosen[i].map(|c| c.run) else {
+            i += 1;
+            continue;
+        };
+        if short(&r) {
+            i += 1;
+            continue;
+        }
+        // A stretch of tall (or missing) columns starting at i.
+        let mut j = i;
+        while j < n && chosen[j].is_none_or(|c| !short(&c.run)) {
+            j += 1;
+        }
+        let left = (0..i).rev().take(2).find_map(|k| chosen[k].map(|c| c.run));
+        let right = (j..n).take(2).find_map(|k| chosen[k].map(|c| c.run));
+        if let (Some(a), Some(b)) = (left, right) {
+            let flat = (a.centroid - b.centroid).abs() <= 2.0 * thickness;
+            if j - i <= max_width && flat && short(&a) && short(&b) {
+                for c in chosen.iter_mut().take(j).skip(i) {
+                    *c = None;
+                }
+            }
+        }
+        i = j;
     }
 }
 
+/// The row's centreline as sub-pixel points, sorted by x.
+///
+/// Flat columns give their ink centroid. A stroke steeper than a stroke's width per column
+/// is sampled the other way round: on every pixel row it crosses, the ink-weighted horizontal
+/// centre of the stroke, which places peaks and steep slopes between column centres. Points
+/// from the rounded tip of a peak are pulled in by half a stroke, onto the centreline.
+fn centreline_points(
+    chosen: &[Option<Step>],
+    xa: usize,
+    ink: &Plane,
+    weight: &impl Fn(f32) -> f32,
+    thickness: f32,
+) -> Vec<[f32; 2]> {
+    let n = chosen.len();
+    let tall = |i: usize| chosen[i].is_some_and(|s| s.run.extent() > thickness + 1.5);
+    let half = thickness / 2.0;
+    let max_width = (2.0 * thickness + 3.0).ceil() as usize;
+    let mut points = Vec::with_capacity(n + n / 4);
+    let mut i = 0;
+    while i < n {
+        let Some(step) = chosen[i] else {
+            i += 1;
+            continue;
+        };
+        if !tall(i) {
+            points.push([(xa + i) as f32, step.run.centroid]);
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < n && tall(j) {
+            j += 1;
+        }
+        // Steep group i..j: scan its pixel rows, one column of margin either side.
+        let (k0, k1) = (i.saturating_sub(1), (j + 1).min(n));
+        let owned =
+            |k: usize, r: u32| chosen[k].is_some_and(|s| s.run.top <= r && r <= s.run.bottom);
+        let top = (i..j)
+            .filter_map(|k| chosen[k])
+            .map(|s| s.run.top)
+            .min()
+            .unwrap_or(0);
+        let bottom = (i..j)
+            .filter_map(|k| chosen[k])
+            .map(|s| s.run.bottom)
+            .max()
+            .unwrap_or(0);
+        for r in top..=bottom {
+            let mut k = k0;
+            while k < k1 {
+                if !owned(k, r) {
+                    k += 1;
+                    continue;
+                }
+                let start = k;
+                while k < k1 && owned(k, r) {
+                    k += 1;
+                }
+                if k - start > max_width {
+                    continue; // shallow here: the column centroids already cover it
+                }
+                let lo = (xa + start).saturating_sub(1);
+                let hi = (xa + k).min(ink.width - 1);
+                let (mut m, mut mx) = (0f32, 0f32);
+                for x in lo..=hi {
+                    let v = weight(ink.get(x, r as usize));
+                    m += v;
+                    mx += v * x as f32;
+                }
+                if m < 0.3 {
+                    continue;
+                }
+                let x = mx / m;
+                let col = (x.round() as usize).saturating_sub(xa).min(n - 1);
+                let mut y = r as f32;
+                if let Some(s) = chosen[col] {
+                    y = y.clamp(
+                        s.run.top_edge + half,
+                        (s.run.bottom_edge - half).max(s.run.top_edge + half),
+                    );
+                }
+                points.push([x, y]);
+            }
+        }
+        i = j;
+    }
+    points.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    points
+}
+
 /// Median extent of the short runs: the stroke's thickness on flat stretches.
-fn typical_thickness(chosen: &[Option<Run>]) -> f32 {
-    let mut lens: Vec<u32> = chosen.iter().flatten().map(|r| r.len()).collect();
+fn typical_thickness(chosen: &[Option<Step>]) -> f32 {
+    let mut lens: Vec<u32> = chosen.iter().flatten().map(|c| c.run.len()).collect();
     if lens.is_empty() {
         return 2.0;
     }
@@ -237,32 +466,9 @@ fn typical_thickness(chosen: &[Option<Run>]) -> f32 {
     let mut extents: Vec<f32> = chosen
         .iter()
         .flatten()
-        .filter(|r| r.len() <= short)
-        .map(|r| r.extent())
+        .filter(|c| c.run.len() <= short)
+        .map(|c| c.run.extent())
         .collect();
     extents.sort_by(f32::total_cmp);
     extents[extents.len() / 2].max(0.5)
-}
-
-/// The trace's y in column `i`: centroid on flat stretches, tip minus half a stroke at peaks.
-fn column_y(chosen: &[Option<Run>], i: usize, thickness: f32) -> f32 {
-    let Some(r) = chosen[i] else {
-        return f32::NAN;
-    };
-    if r.extent() <= thickness + 1.5 {
-        return r.centroid;
-    }
-    let near = |range: &mut dyn Iterator<Item = usize>| range.take(2).find_map(|j| chosen[j]);
-    let prev = near(&mut (0..i).rev());
-    let next = near(&mut (i + 1..chosen.len()));
-    let (Some(p), Some(q)) = (prev, next) else {
-        return r.centroid;
-    };
-    let up = r.top_edge < p.top_edge.min(q.top_edge) - 0.5;
-    let down = r.bottom_edge > p.bottom_edge.max(q.bottom_edge) + 0.5;
-    match (up, down) {
-        (true, false) => r.top_edge + thickness / 2.0,
-        (false, true) => r.bottom_edge - thickness / 2.0,
-        _ => (r.top_edge + r.bottom_edge) / 2.0,
-    }
 }
