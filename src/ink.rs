@@ -211,6 +211,43 @@ mod tests {
     }
 }
 
+/// The ink plane with its trace weighting, for sub-pixel measurements.
+pub struct InkView<'a> {
+    /// Ink scores, 0 to 1.
+    pub plane: &'a Plane,
+    /// Maps an ink score to trace membership, 0 to 1.
+    pub weight: &'a dyn Fn(f32) -> f32,
+}
+
+impl InkView<'_> {
+    /// Ink-weighted mean column of a near-vertical stroke inside columns `x_lo..=x_hi` and rows
+    /// `y_lo..=y_hi`: its centre line to a small fraction of a pixel.
+    pub fn stroke_x(&self, x_lo: usize, x_hi: usize, y_lo: f32, y_hi: f32) -> Option<f32> {
+        let x_hi = x_hi.min(self.plane.width - 1);
+        let (ya, yb) = (
+            y_lo.max(0.0).ceil() as usize,
+            (y_hi.floor() as usize).min(self.plane.height - 1),
+        );
+        // One centre per pixel row, then the median: rows that other ink touches are outvoted.
+        let mut centres: Vec<f32> = (ya..=yb)
+            .filter_map(|y| {
+                let (mut m, mut mx) = (0f32, 0f32);
+                for x in x_lo..=x_hi {
+                    let w = (self.weight)(self.plane.get(x, y));
+                    m += w;
+                    mx += w * x as f32;
+                }
+                (m > 0.5).then(|| mx / m)
+            })
+            .collect();
+        if centres.is_empty() {
+            return None;
+        }
+        centres.sort_by(f32::total_cmp);
+        Some(centres[centres.len() / 2])
+    }
+}
+
 /// One vertical stretch of trace ink in a pixel column.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Run {

@@ -8,7 +8,7 @@
 //! mark column boundaries exactly and fix the time origin.
 
 use crate::error::Error;
-use crate::ink::{ColumnRuns, Run};
+use crate::ink::{ColumnRuns, InkView, Run};
 use crate::lead::Lead;
 use crate::options::LayoutSpec;
 use serde::Serialize;
@@ -30,10 +30,18 @@ pub struct LayoutOptions {
     pub max_separator_mm: f32,
     /// Separators sit on the baseline: their centre must lie this close to the row's centre.
     pub separator_reach_mm: f32,
+    /// Separators sit on column boundaries: at most this far from where the layout puts one.
+    pub separator_slack_mm: f32,
     /// Calibration pulse width range, in seconds of paper time.
     pub pulse_width_s: (f32, f32),
     /// Nominal page duration in seconds when the rows do not show a longer one.
     pub nominal_duration_s: f32,
+    /// Standard width of the 1 mV calibration pulse, in seconds.
+    pub pulse_s: f32,
+    /// How long after the trace's first sample the pulse's falling edge is drawn, in seconds.
+    /// ECG-Image-Kit pads its 0.2 s pulse with two samples at 500 Hz, so its falling edge
+    /// lies 3 ms after the trace starts; devices that join pulse and trace put it at 0.
+    pub pulse_end_lag_s: f32,
 }
 
 impl Default for LayoutOptions {
@@ -46,8 +54,11 @@ impl Default for LayoutOptions {
             min_stroke_mm: 3.0,
             max_separator_mm: 2.0,
             separator_reach_mm: 4.0,
+            separator_slack_mm: 2.0,
             pulse_width_s: (0.08, 0.4),
             nominal_duration_s: 10.0,
+            pulse_s: 0.2,
+            pulse_end_lag_s: 0.003,
         }
     }
 }
@@ -135,8 +146,10 @@ impl Layout {
 }
 
 /// Finds rows, pulses, separators and lead panels.
+#[allow(clippy::too_many_arguments)]
 pub fn detect(
     runs: &ColumnRuns,
+    ink: &InkView,
     px_per_mm_x: f32,
     px_per_mm_y: f32,
     speed_mm_per_s: f32,
@@ -174,6 +187,7 @@ pub fn detect(
         };
         let pulse = find_pulse(
             runs,
+            ink,
             x_first,
             near_top,
             near_bottom,
@@ -237,28 +251,46 @@ pub fn detect(
     } else {
         opts.nominal_duration_s
     };
+    // Separators count only where the layout puts a column boundary; anything else that looks
+    // like a bar (a dense noise burst, a glyph) is the trace's own ink.
     let mut x0_ticks = Vec::new();
-    for (r, row) in rows.iter().enumerate() {
+    for (r, row) in rows.iter_mut().enumerate() {
         let cols = spec.rows[r].len();
-        if cols < 2 {
-            continue;
-        }
         let col_px = duration_s / cols as f32 * px_per_s;
-        for s in &row.separators {
+        row.separators.retain(|s| {
             let xc = (s.x_from + s.x_to) as f32 / 2.0;
             let k = ((xc - x0_rows) / col_px).round();
-            if k >= 1.0 && k < cols as f32 && (xc - x0_rows - k * col_px).abs() < 2.0 * px_per_mm_x
-            {
+            let ok = k >= 1.0
+                && k < cols as f32
+                && (xc - x0_rows - k * col_px).abs() < opts.separator_slack_mm * px_per_mm_x;
+            if ok {
                 x0_ticks.push(xc - k * col_px);
             }
-        }
+            ok
+        });
     }
-    let x0 = if x0_ticks.len() >= 2 {
+    // Time origin, best cue first: the pulses' rising edges (the falling edge can merge with
+    // a steep start of the trace; pulse strokes are not snapped to the pixel grid by renderers,
+    // unlike separator bars), then the separators, then where the ink starts.
+    let mut x0_pulses: Vec<f32> = rows
+        .iter()
+        .filter_map(|r| r.pulse)
+        .map(|p| p.x_rise + (opts.pulse_s - opts.pulse_end_lag_s) * px_per_s)
+        .collect();
+    let x0 = if !x0_pulses.is_empty() {
+        median(&mut x0_pulses)
+    } else if x0_ticks.len() >= 2 {
         median(&mut x0_ticks)
     } else {
         x0_rows
     };
     if std::env::var("ECG_DEBUG").is_ok() {
+        for r in &rows {
+            eprintln!(
+                "row {} separators {:?} pulse {:?}",
+                r.center_y, r.separators, r.pulse
+            );
+        }
         eprintln!("x0 {x0} from ticks {x0_ticks:?} rows {x0_rows} starts {starts:?}");
     }
     if x0 < 0.0 || x0 >= width as f32 {
@@ -491,6 +523,7 @@ fn stroke_groups(
 #[allow(clippy::too_many_arguments)]
 fn find_pulse(
     runs: &ColumnRuns,
+    ink: &InkView,
     x_first: usize,
     top: f32,
     bottom: f32,
@@ -545,11 +578,21 @@ fn find_pulse(
     if inner.is_empty() || (joined as f32) < 0.8 * inner.len() as f32 {
         return None;
     }
+    let (y_top, y_bottom) = (
+        rise.top.min(fall.top) as f32,
+        rise.bottom.max(fall.bottom) as f32,
+    );
+    let h = y_bottom - y_top;
+    let (ya, yb) = (y_top + 0.25 * h, y_bottom - 0.25 * h);
     Some(PulseBox {
-        x_rise: centre(first),
-        x_fall: centre((fall_start, fall_end)),
-        y_top: rise.top.min(fall.top) as f32,
-        y_bottom: rise.bottom.max(fall.bottom) as f32,
+        x_rise: ink
+            .stroke_x(first.0.saturating_sub(2), first.1 + 2, ya, yb)
+            .unwrap_or(centre(first)),
+        x_fall: ink
+            .stroke_x(fall_start.saturating_sub(2), fall_end + 2, ya, yb)
+            .unwrap_or(centre((fall_start, fall_end))),
+        y_top,
+        y_bottom,
     })
 }
 

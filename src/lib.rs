@@ -104,8 +104,14 @@ pub fn digitize_image(
     let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
         grid.levels.weight(v)
     });
+    let weight = |v: f32| grid.levels.weight(v);
+    let ink_view = ink::InkView {
+        plane: &planes.ink,
+        weight: &weight,
+    };
     let layout = layout::detect(
         &runs,
+        &ink_view,
         grid.px_per_mm_x,
         grid.px_per_mm_y,
         options.speed_mm_per_s,
@@ -123,7 +129,7 @@ pub fn digitize_image(
     let traces = traces::extract(
         &runs,
         &planes.ink,
-        |v| grid.levels.weight(v),
+        weight,
         &layout,
         grid.px_per_mm_y,
         &stages.traces,

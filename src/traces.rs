@@ -36,9 +36,9 @@ pub struct TraceOptions {
 impl Default for TraceOptions {
     fn default() -> Self {
         TraceOptions {
-            row_pull_per_mm: 0.1,
+            row_pull_per_mm: 0.05,
             gap_cost_per_px: 0.5,
-            turn_cost_per_px: 0.01,
+            turn_cost_per_px: 0.03,
             missing_cost: 4.0,
             max_bridge_mm: 2.0,
             restart_cost: 12.0,
@@ -156,13 +156,59 @@ pub fn extract(
         .map(|row| follow_row(runs, row, xa, xb, px_per_mm_y, opts))
         .collect();
     let thickness: Vec<f32> = paths.iter().map(|p| typical_thickness(p)).collect();
+    let debug = std::env::var("ECG_DEBUG_COLS").ok().and_then(|r| {
+        let (a, b) = r.split_once('-')?;
+        Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+    });
+    let dump = |paths: &[Vec<Option<Step>>], what: &str| {
+        if let Some((a, b)) = debug {
+            for x in a..=b {
+                let cells: Vec<String> = paths
+                    .iter()
+                    .map(|p| match p.get(x.wrapping_sub(xa)).copied().flatten() {
+                        Some(c) => format!(
+                            "{}-{}{}",
+                            c.run.top,
+                            c.run.bottom,
+                            if c.is_turn() { "T" } else { "" }
+                        ),
+                        None => "-".into(),
+                    })
+                    .collect();
+                let all: Vec<String> = runs.columns[x]
+                    .iter()
+                    .map(|r| format!("{}-{}", r.top, r.bottom))
+                    .collect();
+                eprintln!(
+                    "{what} x {x}: {}   | all: {}",
+                    cells.join("  "),
+                    all.join(" ")
+                );
+            }
+        }
+    };
+    dump(&paths, "dp");
     resolve_shared(&mut paths);
+    dump(&paths, "shared");
     paths
         .iter_mut()
         .zip(thickness)
-        .map(|(chosen, t)| {
-            drop_crossings(chosen, t, opts.max_crossing_px);
+        .zip(&layout.rows)
+        .map(|((chosen, t), row)| {
+            drop_crossings(chosen, row, t, opts.max_crossing_px);
             let points = centreline_points(chosen, xa, ink, &weight, t);
+            if let Ok(path) = std::env::var("ECG_DUMP_POINTS") {
+                use std::io::Write;
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    for p in &points {
+                        let _ = writeln!(f, "{} {} {}", row.center_y, p[0], p[1]);
+                    }
+                }
+            }
             let probe = RowTrace {
                 x_from: xa,
                 ys: Vec::new(),
@@ -305,6 +351,23 @@ fn follow_row(
                 }
             }
         }
+        if std::env::var("ECG_DEBUG_DP")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|v| v.abs_diff(x) < 8)
+            && (row.center_y - 1267.0).abs() < 5.0
+        {
+            for c in &here {
+                let b = match c.back {
+                    Back::Start => "start".to_string(),
+                    Back::From(j, k) => format!("{}:{}", xa + j, k),
+                };
+                eprintln!(
+                    "x {x} run {}-{} exit_top {} entry {:.0} cost {:.2} back {b}",
+                    c.step.run.top, c.step.run.bottom, c.step.exit_top, c.step.entry, c.cost
+                );
+            }
+        }
         cols.push(here);
     }
     // Best end, then walk back.
@@ -332,9 +395,15 @@ fn follow_row(
 
 /// Removes tall runs that interrupt a flat stretch: another row's steep stroke crossing this
 /// trace. A trace's own QRS climbs through several tall columns; a crossing stroke is a
-/// tall blip of at most `max_width` columns between two short runs at the same height.
-fn drop_crossings(chosen: &mut [Option<Step>], thickness: f32, max_width: usize) {
+/// tall blip of at most `max_width` columns between two short runs at the same height,
+/// reaching past the midline towards a neighbouring row.
+fn drop_crossings(chosen: &mut [Option<Step>], row: &Row, thickness: f32, max_width: usize) {
     let short = |r: &Run| r.extent() <= thickness + 2.0;
+    // A foreign stroke comes from beyond the midline towards a neighbouring row.
+    let (mid_top, mid_bottom) = (
+        (row.center_y + row.band_top) / 2.0,
+        (row.center_y + row.band_bottom) / 2.0,
+    );
     let n = chosen.len();
     let mut i = 0;
     while i < n {
@@ -355,7 +424,11 @@ fn drop_crossings(chosen: &mut [Option<Step>], thickness: f32, max_width: usize)
         let right = (j..n).take(2).find_map(|k| chosen[k].map(|c| c.run));
         if let (Some(a), Some(b)) = (left, right) {
             let flat = (a.centroid - b.centroid).abs() <= 2.0 * thickness;
-            if j - i <= max_width && flat && short(&a) && short(&b) {
+            let reach = chosen[i..j]
+                .iter()
+                .flatten()
+                .any(|c| c.run.top_edge < mid_top || c.run.bottom_edge > mid_bottom);
+            if j - i <= max_width && flat && reach && short(&a) && short(&b) {
                 for c in chosen.iter_mut().take(j).skip(i) {
                     *c = None;
                 }
@@ -399,6 +472,7 @@ fn centreline_points(
             j += 1;
         }
         // Steep group i..j: scan its pixel rows, one column of margin either side.
+        let group_start = points.len();
         let (k0, k1) = (i.saturating_sub(1), (j + 1).min(n));
         let owned =
             |k: usize, r: u32| chosen[k].is_some_and(|s| s.run.top <= r && r <= s.run.bottom);
@@ -447,6 +521,25 @@ fn centreline_points(
                     );
                 }
                 points.push([x, y]);
+            }
+        }
+        // Where the rows gave nothing (e.g. a dense zigzag inks whole rows), fall back to the
+        // middle of the column's ink, which a straight stroke crosses at the column centre.
+        let mut covered = vec![false; j - i];
+        for p in &points[group_start..] {
+            let c = p[0].round() as isize - (xa + i) as isize;
+            if c >= 0 && (c as usize) < covered.len() {
+                covered[c as usize] = true;
+            }
+        }
+        for (c, hit) in covered.into_iter().enumerate() {
+            if !hit {
+                if let Some(s) = chosen[i + c] {
+                    points.push([
+                        (xa + i + c) as f32,
+                        (s.run.top_edge + s.run.bottom_edge) / 2.0,
+                    ]);
+                }
             }
         }
         i = j;
