@@ -1,1 +1,1309 @@
-//! Test-support renderer (to be written).
+//! Test-support renderer: draws known 12-lead signals onto ECG paper, together with the ground
+//! truth of what is visible, so the digitizer can be checked end to end.
+//!
+//! The page follows the conventions of ECG-Image-Kit
+//! (<https://github.com/alphanumericslab/ecg-image-kit>): a 1 mm / 5 mm grid over the whole
+//! sheet, evenly spaced rows with room left above them, a 1 mV calibration pulse at the start
+//! of every row, and short panels that show the seconds of the record a real machine would
+//! print in that column.
+//!
+//! **Pixel convention.** Coordinates are continuous, x to the right and y down; pixel `(i, j)`
+//! covers `[i, i+1) × [j, j+1)`, so its centre is `(i + 0.5, j + 0.5)`. [`RenderedGeometry`]
+//! reports positions in these coordinates.
+//!
+//! **Determinism.** Only IEEE arithmetic and `libm` are used (never the platform's `sin` or
+//! `exp`), with a seeded generator, so the same options and seed give the same bytes on every
+//! platform, wasm32 included.
+
+use crate::eval::Table;
+use crate::lead::Lead;
+use crate::options::LayoutSpec;
+use crate::raster::Plane;
+use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+use std::ops::Range;
+
+const MM_PER_INCH: f32 = 25.4;
+const PT_PER_INCH: f32 = 72.0;
+/// Spacing of the minor grid lines.
+const MINOR_GRID_MM: f32 = 1.0;
+/// Every this many minor lines is a major (5 mm) line.
+const MINOR_PER_MAJOR: i64 = 5;
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic signals
+// ---------------------------------------------------------------------------------------------
+
+/// A 12-lead recording in millivolts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticEcg {
+    /// Sampling rate in Hz.
+    pub fs_hz: f32,
+    /// The twelve leads in [`Lead::ALL`] order, in mV, all of the same length.
+    pub leads: Vec<Vec<f32>>,
+}
+
+impl SyntheticEcg {
+    /// Samples per lead.
+    pub fn n_samples(&self) -> usize {
+        self.leads.first().map_or(0, Vec::len)
+    }
+
+    /// The samples of one lead.
+    pub fn lead(&self, lead: Lead) -> &[f32] {
+        &self.leads[lead.index()]
+    }
+}
+
+/// Knobs of [`synthetic_ecg_with`]; [`Default`] is what [`synthetic_ecg`] uses at 60 bpm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyntheticOptions {
+    /// Mean heart rate in beats per minute.
+    pub heart_rate_bpm: f32,
+    /// Length of the record in seconds.
+    pub duration_s: f32,
+    /// Sampling rate in Hz.
+    pub fs_hz: f32,
+    /// Each RR interval differs from the mean by up to this fraction (uniform), as in sinus rhythm.
+    pub rr_jitter: f32,
+    /// Each wave amplitude of each lead is scaled by a seeded factor within 1 ± this.
+    pub amplitude_spread: f32,
+    /// Peak baseline wander in mV: slow sinusoids, as breathing and electrode drift give.
+    pub wander_mv: f32,
+    /// Standard deviation of white noise in mV; 0 gives a clean record.
+    pub noise_mv: f32,
+}
+
+impl Default for SyntheticOptions {
+    fn default() -> Self {
+        SyntheticOptions {
+            heart_rate_bpm: 60.0,
+            duration_s: 10.0,
+            fs_hz: 500.0,
+            rr_jitter: 0.03,
+            amplitude_spread: 0.2,
+            wander_mv: 0.05,
+            noise_mv: 0.0,
+        }
+    }
+}
+
+/// One deflection of the beat template: a Gaussian bump, wider on one side if lopsided.
+struct Wave {
+    /// Peak time relative to the R peak, at 60 bpm.
+    offset_s: f64,
+    /// Standard deviation before the peak.
+    sigma_before_s: f64,
+    /// Standard deviation after the peak.
+    sigma_after_s: f64,
+    /// Whether the wave's timing follows the QT interval (stretches with √RR, Bazett).
+    follows_qt: bool,
+}
+
+/// Shorthand for the [`WAVES`] table.
+const fn wave(offset_s: f64, sigma_before_s: f64, sigma_after_s: f64, follows_qt: bool) -> Wave {
+    Wave {
+        offset_s,
+        sigma_before_s,
+        sigma_after_s,
+        follows_qt,
+    }
+}
+
+/// P, Q, R, S and T; the T wave rises slowly and falls quickly.
+const WAVES: [Wave; 5] = [
+    wave(-0.17, 0.025, 0.025, false),
+    wave(-0.03, 0.010, 0.010, false),
+    wave(0.0, 0.011, 0.011, false),
+    wave(0.03, 0.011, 0.014, false),
+    wave(0.30, 0.060, 0.040, true),
+];
+
+/// The leads synthesized directly; the other four limb leads follow from I and II.
+const INDEPENDENT_LEADS: [Lead; 8] = [
+    Lead::I,
+    Lead::II,
+    Lead::V1,
+    Lead::V2,
+    Lead::V3,
+    Lead::V4,
+    Lead::V5,
+    Lead::V6,
+];
+
+/// Template amplitudes in mV of P, Q, R, S, T for [`INDEPENDENT_LEADS`]: a normal axis, and the
+/// precordial R wave growing from V1 to V5 while the S wave shrinks.
+const TEMPLATE_MV: [[f64; 5]; 8] = [
+    [0.08, -0.04, 0.60, -0.10, 0.20], // I
+    [0.15, -0.06, 1.10, -0.20, 0.30], // II
+    [0.06, 0.00, 0.25, -0.90, -0.08], // V1
+    [0.08, 0.00, 0.50, -1.30, 0.45],  // V2
+    [0.08, 0.00, 0.85, -0.85, 0.45],  // V3
+    [0.08, -0.04, 1.25, -0.50, 0.40], // V4
+    [0.08, -0.07, 1.35, -0.25, 0.32], // V5
+    [0.08, -0.08, 1.05, -0.12, 0.25], // V6
+];
+
+/// A wave is summed over this many of its sigmas each side; beyond, it is below 1e-4 of its peak.
+const WAVE_SUPPORT_SIGMAS: f64 = 4.5;
+/// Sinusoids summed into each independent lead's baseline wander.
+const WANDER_COMPONENTS: usize = 2;
+/// Frequency range of the wander sinusoids, in Hz (breathing and slower).
+const WANDER_HZ: (f64, f64) = (0.05, 0.4);
+/// Largest accepted RR jitter, so that intervals stay positive.
+const MAX_RR_JITTER: f64 = 0.9;
+
+/// A plausible 12-lead ECG: P-QRS-T beats at `heart_rate_bpm`, small baseline wander, no noise.
+///
+/// The limb leads are consistent (III = II − I, aVR = −(I+II)/2, aVL = I − II/2,
+/// aVF = II − I/2) and the precordial morphologies vary from V1 (mostly negative) to V6
+/// (mostly positive). The seed varies amplitudes, RR intervals, the beat phase and the wander.
+pub fn synthetic_ecg(seed: u64, heart_rate_bpm: f32, duration_s: f32, fs_hz: f32) -> SyntheticEcg {
+    synthetic_ecg_with(
+        seed,
+        &SyntheticOptions {
+            heart_rate_bpm,
+            duration_s,
+            fs_hz,
+            ..SyntheticOptions::default()
+        },
+    )
+}
+
+/// [`synthetic_ecg`] with every knob exposed, e.g. to add noise.
+pub fn synthetic_ecg_with(seed: u64, opts: &SyntheticOptions) -> SyntheticEcg {
+    let mut rng = SplitMix64::new(seed);
+    let fs = opts.fs_hz as f64;
+    let n = if fs > 0.0 {
+        (opts.duration_s as f64 * fs).round().max(0.0) as usize
+    } else {
+        0
+    };
+    let spread = opts.amplitude_spread as f64;
+    let mut amplitudes = TEMPLATE_MV;
+    for lead in amplitudes.iter_mut() {
+        for a in lead.iter_mut() {
+            *a *= rng.uniform(1.0 - spread, 1.0 + spread);
+        }
+    }
+
+    // (R peak time, preceding RR interval); the first beat falls before t = 0 so the record
+    // starts at a random phase of the cycle.
+    let mut beats = Vec::new();
+    if opts.heart_rate_bpm > 0.0 && n > 0 {
+        let rr_mean = 60.0 / opts.heart_rate_bpm as f64;
+        let jitter = (opts.rr_jitter as f64).clamp(0.0, MAX_RR_JITTER);
+        let end_s = n as f64 / fs + rr_mean;
+        let mut t = -rr_mean * rng.uniform(0.0, 1.0);
+        while t < end_s {
+            let rr = rr_mean * rng.uniform(1.0 - jitter, 1.0 + jitter);
+            beats.push((t, rr));
+            t += rr;
+        }
+    }
+
+    let mut independent: Vec<Vec<f64>> = vec![vec![0.0; n]; INDEPENDENT_LEADS.len()];
+    for (signal, amps) in independent.iter_mut().zip(&amplitudes) {
+        for &(t_r, rr) in &beats {
+            let qt_scale = libm::sqrt(rr);
+            for (wave, &amp) in WAVES.iter().zip(amps) {
+                if amp == 0.0 {
+                    continue;
+                }
+                let scale = if wave.follows_qt { qt_scale } else { 1.0 };
+                let (centre, before, after) = (
+                    t_r + wave.offset_s * scale,
+                    wave.sigma_before_s * scale,
+                    wave.sigma_after_s * scale,
+                );
+                let lo = ((centre - WAVE_SUPPORT_SIGMAS * before) * fs)
+                    .ceil()
+                    .max(0.0);
+                let hi = ((centre + WAVE_SUPPORT_SIGMAS * after) * fs).floor() + 1.0;
+                for (i, v) in signal
+                    .iter_mut()
+                    .enumerate()
+                    .take(hi.max(0.0) as usize)
+                    .skip(lo as usize)
+                {
+                    let dt = i as f64 / fs - centre;
+                    let z = dt / if dt < 0.0 { before } else { after };
+                    *v += amp * libm::exp(-0.5 * z * z);
+                }
+            }
+        }
+    }
+
+    let wander = opts.wander_mv as f64;
+    for signal in independent.iter_mut() {
+        for _ in 0..WANDER_COMPONENTS {
+            // Equal shares, so that the components together stay within `wander_mv`.
+            let amp = wander / WANDER_COMPONENTS as f64 * rng.uniform(0.5, 1.0);
+            let omega = 2.0 * PI * rng.uniform(WANDER_HZ.0, WANDER_HZ.1);
+            let phase = rng.uniform(0.0, 2.0 * PI);
+            for (i, v) in signal.iter_mut().enumerate() {
+                *v += amp * libm::sin(omega * i as f64 / fs + phase);
+            }
+        }
+    }
+
+    if opts.noise_mv > 0.0 {
+        let sigma = opts.noise_mv as f64;
+        for signal in independent.iter_mut() {
+            for v in signal.iter_mut() {
+                *v += sigma * rng.gaussian();
+            }
+        }
+    }
+
+    let mut leads = vec![Vec::new(); Lead::ALL.len()];
+    for (lead, signal) in INDEPENDENT_LEADS.iter().zip(independent) {
+        leads[lead.index()] = signal.into_iter().map(|v| v as f32).collect();
+    }
+    let (one, two) = (
+        leads[Lead::I.index()].clone(),
+        leads[Lead::II.index()].clone(),
+    );
+    let derive = |f: fn(f32, f32) -> f32| -> Vec<f32> {
+        one.iter().zip(&two).map(|(&a, &b)| f(a, b)).collect()
+    };
+    leads[Lead::III.index()] = derive(|i, ii| ii - i);
+    leads[Lead::AVR.index()] = derive(|i, ii| -(i + ii) / 2.0);
+    leads[Lead::AVL.index()] = derive(|i, ii| i - ii / 2.0);
+    leads[Lead::AVF.index()] = derive(|i, ii| ii - i / 2.0);
+    SyntheticEcg {
+        fs_hz: opts.fs_hz,
+        leads,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options and results
+// ---------------------------------------------------------------------------------------------
+
+/// How the page is drawn; [`Default`] is a clean 200 DPI US-letter landscape page with a red
+/// grid, the 3x4+II layout, pulses and separators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RenderOptions {
+    /// Resolution in dots per inch (100–300 are typical of scans).
+    pub dpi: f32,
+    /// Page (width, height) in mm; letter landscape is 279.4 × 215.9.
+    pub page_mm: (f32, f32),
+    /// Which leads are drawn where.
+    pub layout: LayoutSpec,
+    /// Seconds of record across a full row.
+    pub duration_s: f32,
+    /// Paper speed in mm per second.
+    pub speed_mm_per_s: f32,
+    /// Vertical scale in mm per mV.
+    pub gain_mm_per_mv: f32,
+    /// Blank paper left of the pulse (or of the traces, without a pulse), in mm.
+    pub left_margin_mm: f32,
+    /// Row k's baseline lies (k + this) row pitches from the top, where the pitch is the page
+    /// height / (rows + 2). ECG-Image-Kit's 2.5 leaves room for a header and puts the last row
+    /// half a pitch above the bottom edge.
+    pub first_baseline_pitches: f32,
+    /// Paper colour.
+    pub paper_rgb: [u8; 3],
+    /// Whether a grid is printed; `false` gives blank paper.
+    pub grid: bool,
+    /// Colour of the 5 mm lines.
+    pub grid_major_rgb: [u8; 3],
+    /// Colour of the 1 mm lines; `None` prints only the 5 mm lines.
+    pub grid_minor_rgb: Option<[u8; 3]>,
+    /// Width of every grid line in points (1/72 inch).
+    pub grid_line_width_pt: f32,
+    /// Where a major line crossing lies, in mm from the page's top-left corner.
+    pub grid_origin_mm: (f32, f32),
+    /// Colour of traces, pulses and separators.
+    pub ink_rgb: [u8; 3],
+    /// Trace width in points.
+    pub line_width_pt: f32,
+    /// Whether a calibration pulse starts every row.
+    pub pulse: bool,
+    /// Height of the calibration pulse in mV.
+    pub pulse_mv: f32,
+    /// Width of the calibration pulse in seconds of paper.
+    pub pulse_duration_s: f32,
+    /// Pulse stroke width relative to the trace width (printers draw it bolder).
+    pub pulse_width_factor: f32,
+    /// Whether a short vertical bar marks every column boundary.
+    pub separators: bool,
+    /// Separator bars reach this many mV above and below the row baseline.
+    pub separator_half_height_mv: f32,
+    /// Separator bar width in mm.
+    pub separator_width_mm: f32,
+    /// Counter-clockwise page rotation on screen, in degrees, about the image centre.
+    pub rotation_deg: f32,
+    /// Colour of the corners that rotation uncovers.
+    pub rotation_fill_rgb: [u8; 3],
+    /// Standard deviation of additive Gaussian pixel noise, on the 0–255 scale; 0 = none.
+    pub noise_sigma: f32,
+    /// Seed of the pixel noise.
+    pub seed: u64,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            dpi: 200.0,
+            page_mm: (279.4, 215.9),
+            layout: LayoutSpec::standard_3x4(&[Lead::II]),
+            duration_s: 10.0,
+            speed_mm_per_s: 25.0,
+            gain_mm_per_mv: 10.0,
+            left_margin_mm: 10.0,
+            first_baseline_pitches: 2.5,
+            paper_rgb: [255, 255, 255],
+            grid: true,
+            grid_major_rgb: [255, 0, 0],
+            grid_minor_rgb: Some([254, 223, 219]),
+            grid_line_width_pt: 0.5,
+            grid_origin_mm: (0.0, 0.0),
+            ink_rgb: [20, 20, 20],
+            line_width_pt: 0.75,
+            pulse: true,
+            pulse_mv: 1.0,
+            pulse_duration_s: 0.2,
+            pulse_width_factor: 1.5,
+            separators: true,
+            separator_half_height_mv: 0.35,
+            separator_width_mm: 0.75,
+            rotation_deg: 0.0,
+            rotation_fill_rgb: [255, 255, 255],
+            noise_sigma: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+/// One drawn lead panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedPanel {
+    /// The lead drawn.
+    pub lead: Lead,
+    /// Layout row, from the top.
+    pub row: usize,
+    /// Column within the row, from the left.
+    pub column: usize,
+    /// First second of the record shown.
+    pub t_from_s: f32,
+    /// End of the shown interval (exclusive).
+    pub t_to_s: f32,
+    /// Page samples shown (those beyond the record's end are not drawn).
+    pub samples: Range<usize>,
+}
+
+/// Where things were drawn, in upright page pixels (before rotation), in this module's pixel
+/// convention: pixel `(i, j)` covers `[i, i+1) × [j, j+1)`, its centre is `(i + 0.5, j + 0.5)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedGeometry {
+    /// Image width in pixels.
+    pub width_px: u32,
+    /// Image height in pixels.
+    pub height_px: u32,
+    /// Pixels per mm of paper, both axes.
+    pub px_per_mm: f32,
+    /// Pixels per second of record.
+    pub px_per_s: f32,
+    /// Pixels per mV.
+    pub px_per_mv: f32,
+    /// x of t = 0 (after the pulse, if any).
+    pub x0_px: f32,
+    /// The 0 mV line of each layout row.
+    pub baseline_y_px: Vec<f32>,
+    /// Left and right x of the calibration pulses, if drawn.
+    pub pulse_x_px: Option<(f32, f32)>,
+    /// x of the separator bars, per row (empty for single-column rows or without separators).
+    pub separator_x_px: Vec<Vec<f32>>,
+    /// Every drawn panel.
+    pub panels: Vec<RenderedPanel>,
+    /// Rotation applied after drawing, counter-clockwise on screen, in degrees.
+    pub rotation_deg: f32,
+}
+
+impl RenderedGeometry {
+    /// x of record time `t_s`.
+    pub fn x_of(&self, t_s: f32) -> f32 {
+        self.x0_px + t_s * self.px_per_s
+    }
+
+    /// y of `mv` in layout row `row`.
+    pub fn y_of(&self, row: usize, mv: f32) -> f32 {
+        self.baseline_y_px[row] - mv * self.px_per_mv
+    }
+
+    /// The rotation centre: the middle of the image.
+    pub fn center(&self) -> (f32, f32) {
+        (self.width_px as f32 / 2.0, self.height_px as f32 / 2.0)
+    }
+
+    /// Where the upright point `(x, y)` lies in the final (rotated) image.
+    pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
+        let (s, c) = sin_cos_deg(self.rotation_deg);
+        let (cx, cy) = self.center();
+        let (dx, dy) = (x - cx, y - cy);
+        // y points down, so a counter-clockwise turn lifts the right side.
+        (cx + dx * c + dy * s, cy - dx * s + dy * c)
+    }
+
+    /// Whether a point of the final image lies on it.
+    fn contains(&self, x: f32, y: f32) -> bool {
+        x >= 0.0 && y >= 0.0 && x < self.width_px as f32 && y < self.height_px as f32
+    }
+}
+
+/// A rendered page and what it shows.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The page, rotated and noised as asked.
+    pub image: RgbImage,
+    /// Ground truth in the reference CSV format: what is visibly drawn, per lead and page
+    /// sample; `None` where not drawn.
+    pub truth: Table,
+    /// Where things were drawn (upright page pixels, before rotation): baseline y per row,
+    /// x of t = 0, px per mm.
+    pub geometry: RenderedGeometry,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+/// Draws `ecg` onto ECG paper as `opts` says, and records what is visible.
+///
+/// The page is drawn upright, then rotated (bilinear), then noised.
+/// The page timeline has `duration_s × fs` samples; in a row of `c` columns, column `j` shows
+/// the samples of `[j·D/c, (j+1)·D/c)`. Samples past the end of `ecg` are not drawn.
+pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
+    let geometry = page_geometry(ecg, opts);
+    let ink = draw_ink(ecg, opts, &geometry);
+    let mut image = paint(opts, &geometry, &ink);
+    // Freed before rotation allocates a second page.
+    drop(ink);
+    if opts.rotation_deg != 0.0 {
+        image = rotate(&image, opts.rotation_deg, opts.rotation_fill_rgb);
+    }
+    if opts.noise_sigma > 0.0 {
+        add_noise(&mut image, opts.noise_sigma, opts.seed);
+    }
+    let truth = truth_table(ecg, &geometry);
+    Rendered {
+        image,
+        truth,
+        geometry,
+    }
+}
+
+/// Encodes an image as PNG.
+pub fn to_png(image: &RgbImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .write_with_encoder(image::codecs::png::PngEncoder::new(&mut bytes))
+        .expect("encoding an in-memory RGB image to PNG cannot fail");
+    bytes
+}
+
+/// Samples of the page timeline.
+fn page_samples(ecg: &SyntheticEcg, duration_s: f32) -> usize {
+    if ecg.fs_hz > 0.0 {
+        (duration_s * ecg.fs_hz).round().max(0.0) as usize
+    } else {
+        0
+    }
+}
+
+fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
+    let px_per_mm = opts.dpi / MM_PER_INCH;
+    let width_px = (opts.page_mm.0 * px_per_mm).round().max(1.0) as u32;
+    let height_px = (opts.page_mm.1 * px_per_mm).round().max(1.0) as u32;
+    let px_per_s = opts.speed_mm_per_s * px_per_mm;
+    let margin_px = opts.left_margin_mm * px_per_mm;
+    let pulse_px = if opts.pulse {
+        opts.pulse_duration_s * px_per_s
+    } else {
+        0.0
+    };
+    let x0_px = margin_px + pulse_px;
+
+    let rows = &opts.layout.rows;
+    let pitch = opts.page_mm.1 * px_per_mm / (rows.len() as f32 + 2.0);
+    let baseline_y_px = (0..rows.len())
+        .map(|k| (k as f32 + opts.first_baseline_pitches) * pitch)
+        .collect();
+
+    let n = page_samples(ecg, opts.duration_s);
+    let duration = opts.duration_s;
+    let mut panels = Vec::new();
+    let mut separator_x_px = Vec::new();
+    for (row, leads) in rows.iter().enumerate() {
+        let cols = leads.len();
+        for (column, &lead) in leads.iter().enumerate() {
+            panels.push(RenderedPanel {
+                lead,
+                row,
+                column,
+                t_from_s: duration * column as f32 / cols as f32,
+                t_to_s: duration * (column + 1) as f32 / cols as f32,
+                // Integer bounds, so that columns tile the timeline exactly.
+                samples: (column * n).div_ceil(cols)..((column + 1) * n).div_ceil(cols),
+            });
+        }
+        let bars = if opts.separators {
+            (1..cols)
+                .map(|j| x0_px + duration * j as f32 / cols as f32 * px_per_s)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        separator_x_px.push(bars);
+    }
+
+    RenderedGeometry {
+        width_px,
+        height_px,
+        px_per_mm,
+        px_per_s,
+        px_per_mv: opts.gain_mm_per_mv * px_per_mm,
+        x0_px,
+        baseline_y_px,
+        pulse_x_px: opts.pulse.then_some((margin_px, x0_px)),
+        separator_x_px,
+        panels,
+        rotation_deg: opts.rotation_deg,
+    }
+}
+
+/// Upright position of sample `n` of value `mv` in `row`; drawing and truth share it.
+fn sample_point(g: &RenderedGeometry, fs_hz: f32, row: usize, n: usize, mv: f32) -> (f32, f32) {
+    (g.x_of(n as f32 / fs_hz), g.y_of(row, mv))
+}
+
+fn points_to_px(pt: f32, dpi: f32) -> f32 {
+    pt / PT_PER_INCH * dpi
+}
+
+/// Ink coverage (0–1) of traces, pulses and separators on the upright page.
+fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> Plane {
+    let mut ink = Plane::new(g.width_px as usize, g.height_px as usize, 0.0);
+    let line_px = points_to_px(opts.line_width_pt, opts.dpi);
+
+    let mut points = Vec::new();
+    for panel in &g.panels {
+        let Some(signal) = ecg.leads.get(panel.lead.index()) else {
+            continue;
+        };
+        let end = panel.samples.end.min(signal.len());
+        points.clear();
+        points.extend(
+            (panel.samples.start..end).map(|n| sample_point(g, ecg.fs_hz, panel.row, n, signal[n])),
+        );
+        stroke_polyline(&mut ink, &points, line_px);
+    }
+
+    if let Some((x_left, x_right)) = g.pulse_x_px {
+        let pulse_px = line_px * opts.pulse_width_factor;
+        for row in 0..g.baseline_y_px.len() {
+            let (bottom, top) = (g.y_of(row, 0.0), g.y_of(row, opts.pulse_mv));
+            let path = [
+                (x_left, bottom),
+                (x_left, top),
+                (x_right, top),
+                (x_right, bottom),
+            ];
+            stroke_polyline(&mut ink, &path, pulse_px);
+        }
+    }
+
+    let half_bar_px = opts.separator_width_mm * g.px_per_mm / 2.0;
+    for (row, bars) in g.separator_x_px.iter().enumerate() {
+        let (top, bottom) = (
+            g.y_of(row, opts.separator_half_height_mv),
+            g.y_of(row, -opts.separator_half_height_mv),
+        );
+        for &x in bars {
+            fill_rect(&mut ink, x - half_bar_px, top, x + half_bar_px, bottom);
+        }
+    }
+    ink
+}
+
+/// Length of `[a0, a1] ∩ [b0, b1]`.
+fn overlap(a0: f32, a1: f32, b0: f32, b1: f32) -> f32 {
+    (a1.min(b1) - a0.max(b0)).max(0.0)
+}
+
+/// Coverage of a pixel whose centre lies `distance_px` from the centre line of a stroke of
+/// half width `half_px`: the overlap of the pixel's unit box with the stroke, across the stroke.
+fn stroke_coverage(distance_px: f32, half_px: f32) -> f32 {
+    overlap(distance_px - 0.5, distance_px + 0.5, -half_px, half_px).min(1.0)
+}
+
+/// Adds a stroke of `width_px` along the polyline (round joins and caps) to `ink`, keeping the
+/// larger coverage where strokes meet.
+fn stroke_polyline(ink: &mut Plane, points: &[(f32, f32)], width_px: f32) {
+    match points {
+        [] => {}
+        [p] => stroke_segment(ink, *p, *p, width_px / 2.0),
+        _ => {
+            for pair in points.windows(2) {
+                stroke_segment(ink, pair[0], pair[1], width_px / 2.0);
+            }
+        }
+    }
+}
+
+/// Range of pixel indices whose centres lie within `[lo, hi]`, clipped to `0..len`.
+fn pixel_span(lo: f32, hi: f32, len: usize) -> Range<usize> {
+    let first = (lo - 0.5).ceil().max(0.0);
+    let last = ((hi - 0.5).floor() + 1.0).clamp(0.0, len as f32);
+    if first >= last {
+        0..0
+    } else {
+        first as usize..last as usize
+    }
+}
+
+fn stroke_segment(ink: &mut Plane, a: (f32, f32), b: (f32, f32), half_px: f32) {
+    if !(a.0.is_finite() && a.1.is_finite() && b.0.is_finite() && b.1.is_finite()) {
+        return;
+    }
+    // Pixel centres farther than this from the centre line get no coverage.
+    let reach = half_px + 0.5;
+    let xs = pixel_span(a.0.min(b.0) - reach, a.0.max(b.0) + reach, ink.width);
+    let ys = pixel_span(a.1.min(b.1) - reach, a.1.max(b.1) + reach, ink.height);
+    let (ux, uy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = ux * ux + uy * uy;
+    for y in ys {
+        let py = y as f32 + 0.5 - a.1;
+        for x in xs.clone() {
+            let px = x as f32 + 0.5 - a.0;
+            let t = if len2 > 0.0 {
+                ((px * ux + py * uy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let (dx, dy) = (px - t * ux, py - t * uy);
+            let d = (dx * dx + dy * dy).sqrt();
+            if d < reach {
+                let c = stroke_coverage(d, half_px);
+                if c > ink.get(x, y) {
+                    ink.set(x, y, c);
+                }
+            }
+        }
+    }
+}
+
+/// Fills an axis-aligned rectangle with exact area coverage.
+fn fill_rect(ink: &mut Plane, x0: f32, y0: f32, x1: f32, y1: f32) {
+    if !(x0.is_finite() && y0.is_finite() && x1.is_finite() && y1.is_finite()) {
+        return;
+    }
+    let xs = pixel_span(x0 - 0.5, x1 + 0.5, ink.width);
+    let ys = pixel_span(y0 - 0.5, y1 + 0.5, ink.height);
+    for y in ys {
+        let cy = overlap(y as f32, y as f32 + 1.0, y0, y1);
+        for x in xs.clone() {
+            let c = cy * overlap(x as f32, x as f32 + 1.0, x0, x1);
+            if c > ink.get(x, y) {
+                ink.set(x, y, c);
+            }
+        }
+    }
+}
+
+/// Coverage of each pixel column (or row) by the minor and the major grid lines along one axis.
+struct GridProfile {
+    minor: Vec<f32>,
+    major: Vec<f32>,
+}
+
+fn grid_profile(len: usize, origin_mm: f32, px_per_mm: f32, line_px: f32) -> GridProfile {
+    let mut minor = vec![0.0f32; len];
+    let mut major = vec![0.0f32; len];
+    let half = line_px / 2.0;
+    let step_px = MINOR_GRID_MM * px_per_mm;
+    if step_px > 0.0 && len > 0 {
+        let origin_px = origin_mm * px_per_mm;
+        // Line k lies at origin + k·step; cover every line that touches the page.
+        let k_first = ((-half - origin_px) / step_px).floor() as i64;
+        let k_last = ((len as f32 + half - origin_px) / step_px).ceil() as i64;
+        for k in k_first..=k_last {
+            let centre = origin_px + k as f32 * step_px;
+            let target = if k.rem_euclid(MINOR_PER_MAJOR) == 0 {
+                &mut major
+            } else {
+                &mut minor
+            };
+            for i in pixel_span(centre - half - 0.5, centre + half + 0.5, len) {
+                target[i] += overlap(i as f32, i as f32 + 1.0, centre - half, centre + half);
+            }
+        }
+    }
+    for c in minor.iter_mut().chain(major.iter_mut()) {
+        *c = c.min(1.0);
+    }
+    GridProfile { minor, major }
+}
+
+fn to_f32(rgb: [u8; 3]) -> [f32; 3] {
+    rgb.map(f32::from)
+}
+
+fn blend(under: [f32; 3], over: [f32; 3], coverage: f32) -> [f32; 3] {
+    [0, 1, 2].map(|i| under[i] + (over[i] - under[i]) * coverage)
+}
+
+fn to_u8(v: f32) -> u8 {
+    (v.clamp(0.0, 255.0) + 0.5) as u8
+}
+
+/// Paper, grid and ink composited on the upright page.
+fn paint(opts: &RenderOptions, g: &RenderedGeometry, ink: &Plane) -> RgbImage {
+    let (w, h) = (g.width_px as usize, g.height_px as usize);
+    let line_px = points_to_px(opts.grid_line_width_pt, opts.dpi);
+    let (cols, rows) = if opts.grid {
+        (
+            grid_profile(w, opts.grid_origin_mm.0, g.px_per_mm, line_px),
+            grid_profile(h, opts.grid_origin_mm.1, g.px_per_mm, line_px),
+        )
+    } else {
+        let none = |len| GridProfile {
+            minor: vec![0.0; len],
+            major: vec![0.0; len],
+        };
+        (none(w), none(h))
+    };
+    let paper = to_f32(opts.paper_rgb);
+    let major = to_f32(opts.grid_major_rgb);
+    let minor = opts.grid_minor_rgb.map(to_f32);
+    let ink_rgb = to_f32(opts.ink_rgb);
+    // Crossing lines of one colour are one layer of ink: cover their union, not their sum.
+    let union = |a: f32, b: f32| a + b - a * b;
+
+    let mut image = RgbImage::new(g.width_px, g.height_px);
+    for (y, row) in image.rows_mut().enumerate() {
+        for (x, pixel) in row.enumerate() {
+            let mut c = paper;
+            if let Some(minor) = minor {
+                let m = union(cols.minor[x], rows.minor[y]);
+                if m > 0.0 {
+                    c = blend(c, minor, m);
+                }
+            }
+            let m = union(cols.major[x], rows.major[y]);
+            if m > 0.0 {
+                c = blend(c, major, m);
+            }
+            let k = ink.get(x, y);
+            if k > 0.0 {
+                c = blend(c, ink_rgb, k);
+            }
+            *pixel = Rgb(c.map(to_u8));
+        }
+    }
+    image
+}
+
+fn sin_cos_deg(deg: f32) -> (f32, f32) {
+    let r = deg * (std::f32::consts::PI / 180.0);
+    (libm::sinf(r), libm::cosf(r))
+}
+
+/// Turns the image counter-clockwise on screen by `deg` about its centre (bilinear), filling
+/// uncovered corners with `fill`.
+fn rotate(src: &RgbImage, deg: f32, fill: [u8; 3]) -> RgbImage {
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    let (s, c) = sin_cos_deg(deg);
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let fill = to_f32(fill);
+    let raw = src.as_raw();
+    let fetch = |x: i64, y: i64| -> [f32; 3] {
+        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+            fill
+        } else {
+            let i = (y as usize * w + x as usize) * 3;
+            [raw[i], raw[i + 1], raw[i + 2]].map(f32::from)
+        }
+    };
+    let mut out = RgbImage::new(src.width(), src.height());
+    for (yo, row) in out.chunks_exact_mut(w * 3).enumerate() {
+        let dy = yo as f32 + 0.5 - cy;
+        for (xo, pixel) in row.chunks_exact_mut(3).enumerate() {
+            let dx = xo as f32 + 0.5 - cx;
+            // Inverse of `RenderedGeometry::to_image`, shifted so that pixel centres are integers.
+            let u = cx + dx * c - dy * s - 0.5;
+            let v = cy + dx * s + dy * c - 0.5;
+            let (x0, y0) = (u.floor(), v.floor());
+            let (fx, fy) = (u - x0, v - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            let top = blend(fetch(x0, y0), fetch(x0 + 1, y0), fx);
+            let bottom = blend(fetch(x0, y0 + 1), fetch(x0 + 1, y0 + 1), fx);
+            let value = blend(top, bottom, fy);
+            for (p, v) in pixel.iter_mut().zip(value) {
+                *p = to_u8(v);
+            }
+        }
+    }
+    out
+}
+
+/// Stream tag mixed into the noise seed, so that pixel noise and a signal made from the same
+/// seed are unrelated.
+const NOISE_STREAM: u64 = 0x6e6f_6973_6570_6978;
+
+fn add_noise(image: &mut RgbImage, sigma: f32, seed: u64) {
+    let mut rng = SplitMix64::new(seed ^ NOISE_STREAM);
+    let bytes: &mut [u8] = image;
+    for pair in bytes.chunks_mut(2) {
+        let (g0, g1) = rng.gaussian_pair_f32();
+        for (b, g) in pair.iter_mut().zip([g0, g1]) {
+            *b = to_u8(f32::from(*b) + sigma * g);
+        }
+    }
+}
+
+/// Which page samples are visibly drawn: inside a panel, within the record, and still on the
+/// image after rotation.
+fn truth_table(ecg: &SyntheticEcg, g: &RenderedGeometry) -> Table {
+    let n = g.panels.iter().map(|p| p.samples.end).max().unwrap_or(0);
+    let mut leads = vec![vec![None; n]; Lead::ALL.len()];
+    for panel in &g.panels {
+        let Some(signal) = ecg.leads.get(panel.lead.index()) else {
+            continue;
+        };
+        let column = &mut leads[panel.lead.index()];
+        for i in panel.samples.start..panel.samples.end.min(signal.len()) {
+            let v = signal[i];
+            let (x, y) = sample_point(g, ecg.fs_hz, panel.row, i, v);
+            let (xi, yi) = g.to_image(x, y);
+            if v.is_finite() && g.contains(xi, yi) {
+                column[i] = Some(v as f64);
+            }
+        }
+    }
+    Table {
+        leads,
+        fs_hz: ecg.fs_hz as f64,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random numbers
+// ---------------------------------------------------------------------------------------------
+
+/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast and identical on every platform.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), from the top 53 bits.
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next_f64()
+    }
+
+    /// Standard normal (Box–Muller).
+    fn gaussian(&mut self) -> f64 {
+        // 1 − u lies in (0, 1], so the logarithm is finite.
+        let r = libm::sqrt(-2.0 * libm::log(1.0 - self.next_f64()));
+        r * libm::cos(2.0 * PI * self.next_f64())
+    }
+
+    /// Two independent standard normals (Marsaglia's polar method: no sine or cosine), in
+    /// single precision for speed.
+    fn gaussian_pair_f32(&mut self) -> (f32, f32) {
+        const UNIT: f32 = 1.0 / (1u32 << 23) as f32;
+        loop {
+            // Two 24-bit uniforms in [-1, 1) from one draw.
+            let bits = self.next_u64();
+            let a = (bits >> 40) as f32 * UNIT - 1.0;
+            let b = ((bits >> 16) & 0xff_ffff) as f32 * UNIT - 1.0;
+            let r2 = a * a + b * b;
+            if r2 > 0.0 && r2 < 1.0 {
+                let f = (-2.0 * libm::logf(r2) / r2).sqrt();
+                return (a * f, b * f);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_page(seed: u64) -> (SyntheticEcg, Rendered) {
+        let ecg = synthetic_ecg(seed, 72.0, 10.0, 500.0);
+        let r = render(&ecg, &RenderOptions::default());
+        (ecg, r)
+    }
+
+    fn flat_ecg(n: usize) -> SyntheticEcg {
+        SyntheticEcg {
+            fs_hz: 500.0,
+            leads: vec![vec![0.0; n]; 12],
+        }
+    }
+
+    /// 0 for paper or grid, near 1 for ink: the brightest channel, so red lines do not count.
+    fn darkness(image: &RgbImage, x: f32, y: f32) -> f32 {
+        let p = image.get_pixel(x.floor() as u32, y.floor() as u32);
+        1.0 - f32::from(p[0].max(p[1]).max(p[2])) / 255.0
+    }
+
+    /// Darkness-weighted mean y of column `x` over rows `ys`.
+    fn dark_centroid_y(image: &RgbImage, x: f32, ys: Range<u32>) -> f32 {
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for y in ys {
+            let d = darkness(image, x, y as f32);
+            sum += d * (y as f32 + 0.5);
+            weight += d;
+        }
+        assert!(weight > 0.0, "no ink in column {x}");
+        sum / weight
+    }
+
+    #[test]
+    fn same_seed_gives_identical_bytes_and_another_seed_differs() {
+        let opts = RenderOptions {
+            dpi: 100.0,
+            rotation_deg: 2.0,
+            noise_sigma: 6.0,
+            seed: 7,
+            ..RenderOptions::default()
+        };
+        let ecg = synthetic_ecg(3, 70.0, 10.0, 500.0);
+        let a = render(&ecg, &opts);
+        let b = render(&synthetic_ecg(3, 70.0, 10.0, 500.0), &opts);
+        assert_eq!(a.image.as_raw(), b.image.as_raw());
+        assert_eq!(a.truth, b.truth);
+        let c = render(&ecg, &RenderOptions { seed: 8, ..opts });
+        assert_ne!(a.image.as_raw(), c.image.as_raw());
+        assert_ne!(ecg, synthetic_ecg(4, 70.0, 10.0, 500.0));
+    }
+
+    #[test]
+    fn default_page_is_letter_at_200_dpi() {
+        let (_, r) = default_page(1);
+        assert_eq!(r.image.dimensions(), (2200, 1700));
+        assert!((r.geometry.px_per_mm - 200.0 / 25.4).abs() < 1e-4);
+        // Pulse of 0.2 s at 25 mm/s after a 10 mm margin.
+        assert!((r.geometry.x0_px - 15.0 * r.geometry.px_per_mm).abs() < 1e-3);
+        assert_eq!(r.geometry.baseline_y_px.len(), 4);
+    }
+
+    #[test]
+    fn short_panels_are_visible_for_a_quarter_and_the_rhythm_strip_throughout() {
+        let (_, r) = default_page(2);
+        let visible = |lead: Lead| -> Vec<usize> {
+            r.truth.leads[lead.index()]
+                .iter()
+                .enumerate()
+                .filter_map(|(n, v)| v.map(|_| n))
+                .collect()
+        };
+        assert_eq!(r.truth.fs_hz, 500.0);
+        assert_eq!(r.truth.leads[0].len(), 5000);
+        let i = visible(Lead::I);
+        assert_eq!(i.len(), 1250);
+        assert_eq!((i[0], i[1249]), (0, 1249));
+        let avr = visible(Lead::AVR);
+        assert_eq!((avr.len(), avr[0], avr[1249]), (1250, 1250, 2499));
+        let v6 = visible(Lead::V6);
+        assert_eq!((v6.len(), v6[0], v6[1249]), (1250, 3750, 4999));
+        assert_eq!(visible(Lead::II).len(), 5000);
+    }
+
+    #[test]
+    fn truth_holds_the_drawn_signal_values() {
+        let (ecg, r) = default_page(5);
+        for n in [100, 1800, 3000, 4900] {
+            assert_eq!(
+                r.truth.leads[Lead::II.index()][n],
+                Some(ecg.lead(Lead::II)[n] as f64)
+            );
+        }
+    }
+
+    #[test]
+    fn drawn_samples_are_dark_where_the_geometry_says() {
+        let (ecg, r) = default_page(4);
+        let g = &r.geometry;
+        // V1 sits in row 0, column 2; V5 in row 1, column 3.
+        for (lead, row) in [(Lead::V1, 0), (Lead::V5, 1), (Lead::II, 3)] {
+            let panel = g
+                .panels
+                .iter()
+                .find(|p| p.lead == lead && p.row == row)
+                .unwrap();
+            for k in 1..8 {
+                let n = panel.samples.start + k * panel.samples.len() / 8;
+                let v = ecg.lead(lead)[n];
+                let x = g.x_of(n as f32 / 500.0);
+                let y = g.baseline_y_px[row] - v * 10.0 * g.px_per_mm;
+                assert!(
+                    darkness(&r.image, x, y) > 0.6,
+                    "{lead} sample {n} ({v} mV) not dark at ({x}, {y})"
+                );
+                // 3 mm above or below, whichever is farther from the trace's extremes, is not ink.
+                let away = if v > 0.0 {
+                    y + 3.0 * g.px_per_mm
+                } else {
+                    y - 3.0 * g.px_per_mm
+                };
+                let clear = (n.saturating_sub(40)..n + 40)
+                    .all(|m| (g.y_of(row, ecg.lead(lead)[m]) - away).abs() > 3.0);
+                if clear {
+                    assert!(
+                        darkness(&r.image, x, away) < 0.3,
+                        "{lead} ink at {x}, {away}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pulse_top_is_one_gain_above_the_baseline() {
+        for gain in [10.0, 20.0] {
+            let opts = RenderOptions {
+                gain_mm_per_mv: gain,
+                grid: false,
+                ..RenderOptions::default()
+            };
+            let r = render(&flat_ecg(5000), &opts);
+            let g = &r.geometry;
+            let (left, right) = g.pulse_x_px.unwrap();
+            assert!((right - left - 5.0 * g.px_per_mm).abs() < 1e-3);
+            let x = (left + right) / 2.0;
+            for &base in &g.baseline_y_px {
+                let top = base - gain * g.px_per_mm;
+                let band = (top - 3.0 * g.px_per_mm) as u32..(base - 3.0) as u32;
+                let y = dark_centroid_y(&r.image, x, band);
+                assert!(
+                    (y - top).abs() < 0.1,
+                    "gain {gain}: top at {y}, expected {top}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn separators_span_plus_minus_0_35_mv_at_column_boundaries() {
+        let opts = RenderOptions {
+            grid: false,
+            ..RenderOptions::default()
+        };
+        let r = render(&flat_ecg(5000), &opts);
+        let g = &r.geometry;
+        assert_eq!(g.separator_x_px[0].len(), 3);
+        assert!(g.separator_x_px[3].is_empty());
+        let x = g.separator_x_px[1][0];
+        assert!((x - g.x_of(2.5)).abs() < 1e-3);
+        let mm = g.px_per_mm;
+        let base = g.baseline_y_px[1];
+        for dy_mm in [-3.0, 3.0] {
+            assert!(darkness(&r.image, x, base + dy_mm * mm) > 0.9);
+            assert!(darkness(&r.image, x, base + dy_mm * 1.5 * mm) < 0.05);
+        }
+        // About 0.75 mm wide: ink 0.3 mm off centre, paper 0.6 mm off.
+        assert!(darkness(&r.image, x + 0.3 * mm, base - 2.0 * mm) > 0.5);
+        assert!(darkness(&r.image, x + 0.6 * mm, base - 2.0 * mm) < 0.05);
+    }
+
+    #[test]
+    fn major_grid_lines_fall_every_5_mm_from_the_top_left() {
+        let (_, r) = default_page(6);
+        let mm = r.geometry.px_per_mm;
+        // Above the first row, between horizontal lines: only vertical lines cross here.
+        let y = 12.5 * mm;
+        // Red over white leaves green at 255·(1 − coverage): summed across a line, the
+        // coverage is the line width (half of it on the page edge).
+        let line_px = 0.5 / 72.0 * 200.0;
+        for (k, expected) in [(0.0, line_px / 2.0), (10.0, line_px), (55.0, line_px)] {
+            let centre = (k * mm) as i64;
+            let covered: f32 = (centre - 2..=centre + 2)
+                .filter(|&x| x >= 0)
+                .map(|x| {
+                    let p = r.image.get_pixel(x as u32, y as u32);
+                    assert!(p[0] == 255 && p[1] == p[2], "{k} mm: {p:?}");
+                    1.0 - f32::from(p[1]) / 255.0
+                })
+                .sum();
+            assert!((covered - expected).abs() < 0.02, "{k} mm: {covered} px");
+        }
+        let minor = r.image.get_pixel((51.0 * mm) as u32, y as u32);
+        assert!(
+            minor[0] > 240 && minor[1] > 180 && minor[1] < 240,
+            "{minor:?}"
+        );
+        let paper = r.image.get_pixel((50.5 * mm) as u32, y as u32);
+        assert_eq!(paper.0, [255, 255, 255]);
+
+        let blank = render(
+            &flat_ecg(5000),
+            &RenderOptions {
+                grid: false,
+                ..RenderOptions::default()
+            },
+        );
+        let p = blank.image.get_pixel((50.0 * mm) as u32, y as u32);
+        assert_eq!(p.0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn rotation_by_5_degrees_moves_a_known_point_where_expected() {
+        let opts = RenderOptions {
+            grid: false,
+            rotation_deg: 5.0,
+            ..RenderOptions::default()
+        };
+        let r = render(&flat_ecg(5000), &opts);
+        let g = &r.geometry;
+        // Middle of row 0's pulse top, upright.
+        let (left, right) = g.pulse_x_px.unwrap();
+        let (px, py) = ((left + right) / 2.0, g.y_of(0, 1.0));
+        let (cx, cy) = (1100.0, 850.0);
+        let (s, c) = (5.0f32.to_radians().sin(), 5.0f32.to_radians().cos());
+        let (qx, qy) = (
+            cx + (px - cx) * c + (py - cy) * s,
+            cy - (px - cx) * s + (py - cy) * c,
+        );
+        let (gx, gy) = g.to_image(px, py);
+        assert!((gx - qx).abs() < 1e-2 && (gy - qy).abs() < 1e-2);
+        // Left of the centre, the page goes down when it turns counter-clockwise.
+        assert!(qy > py + 10.0 * g.px_per_mm);
+        let band = (qy - 3.0 * g.px_per_mm) as u32..(qy + 3.0 * g.px_per_mm) as u32;
+        let y = dark_centroid_y(&r.image, qx, band);
+        assert!((y - qy).abs() < 0.5, "stroke at {y}, expected {qy}");
+        assert!(darkness(&r.image, px, py) < 0.05);
+        // A point right of the centre goes up.
+        assert!(g.to_image(cx + 100.0, cy).1 < cy - 8.0);
+    }
+
+    #[test]
+    fn samples_rotated_off_the_page_are_missing_from_truth() {
+        let ecg = synthetic_ecg(9, 60.0, 10.0, 500.0);
+        let r = render(
+            &ecg,
+            &RenderOptions {
+                rotation_deg: 20.0,
+                ..RenderOptions::default()
+            },
+        );
+        let g = &r.geometry;
+        let rhythm = &r.truth.leads[Lead::II.index()];
+        let shown = rhythm.iter().filter(|v| v.is_some()).count();
+        assert!(shown > 0 && shown < rhythm.len(), "{shown} shown");
+        // Past the first column, only the rhythm strip shows lead II.
+        for (n, v) in rhythm.iter().enumerate().skip(1250) {
+            let (x, y) = g.to_image(g.x_of(n as f32 / 500.0), g.y_of(3, ecg.lead(Lead::II)[n]));
+            let inside = x >= 0.0 && y >= 0.0 && x < 2200.0 && y < 1700.0;
+            assert_eq!(v.is_some(), inside, "sample {n} at ({x}, {y})");
+        }
+    }
+
+    #[test]
+    fn einthoven_and_goldberger_relations_hold() {
+        let e = synthetic_ecg(11, 80.0, 10.0, 500.0);
+        assert_eq!(e.leads.len(), 12);
+        assert!(e.leads.iter().all(|l| l.len() == 5000));
+        let l = |lead: Lead| e.lead(lead);
+        for n in 0..5000 {
+            let (i, ii) = (l(Lead::I)[n], l(Lead::II)[n]);
+            assert!((l(Lead::III)[n] - (ii - i)).abs() < 1e-5);
+            assert!((l(Lead::AVR)[n] + (i + ii) / 2.0).abs() < 1e-5);
+            assert!((l(Lead::AVL)[n] - (i - ii / 2.0)).abs() < 1e-5);
+            assert!((l(Lead::AVF)[n] - (ii - i / 2.0)).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn heart_rate_shows_as_r_peak_spacing() {
+        for (seed, bpm) in [(1, 60.0), (2, 75.0), (3, 110.0)] {
+            let e = synthetic_ecg(seed, bpm, 10.0, 500.0);
+            let ii = e.lead(Lead::II);
+            let max = ii.iter().cloned().fold(f32::MIN, f32::max);
+            let peaks: Vec<usize> = (1..ii.len() - 1)
+                .filter(|&n| ii[n] > 0.5 * max && ii[n] >= ii[n - 1] && ii[n] > ii[n + 1])
+                .collect();
+            let spacing_s =
+                (peaks[peaks.len() - 1] - peaks[0]) as f32 / (peaks.len() - 1) as f32 / 500.0;
+            let expected = 60.0 / bpm;
+            assert!(
+                (spacing_s - expected).abs() < 0.03 * expected,
+                "{bpm} bpm: R-R {spacing_s} s"
+            );
+        }
+    }
+
+    #[test]
+    fn precordial_leads_go_from_mostly_negative_in_v1_to_mostly_positive_in_v6() {
+        let e = synthetic_ecg(12, 70.0, 10.0, 500.0);
+        let extremes = |lead| {
+            let s = e.lead(lead);
+            let max = s.iter().cloned().fold(f32::MIN, f32::max);
+            let min = s.iter().cloned().fold(f32::MAX, f32::min);
+            (max, min)
+        };
+        let (v1_max, v1_min) = extremes(Lead::V1);
+        let (v6_max, v6_min) = extremes(Lead::V6);
+        assert!(-v1_min > 1.5 * v1_max, "V1 {v1_min}..{v1_max}");
+        assert!(v6_max > 3.0 * -v6_min, "V6 {v6_min}..{v6_max}");
+        let (avr_max, avr_min) = extremes(Lead::AVR);
+        assert!(-avr_min > avr_max, "aVR {avr_min}..{avr_max}");
+    }
+
+    #[test]
+    fn noise_option_adds_noise_to_the_signal() {
+        let base = SyntheticOptions::default();
+        let clean = synthetic_ecg_with(5, &base);
+        let noisy = synthetic_ecg_with(
+            5,
+            &SyntheticOptions {
+                noise_mv: 0.02,
+                ..base
+            },
+        );
+        let d: Vec<f32> = clean.leads[0]
+            .iter()
+            .zip(&noisy.leads[0])
+            .map(|(a, b)| b - a)
+            .collect();
+        let rms = (d.iter().map(|v| v * v).sum::<f32>() / d.len() as f32).sqrt();
+        assert!((rms - 0.02).abs() < 0.003, "rms {rms}");
+    }
+
+    #[test]
+    fn png_decodes_back_to_the_same_pixels() {
+        let r = render(
+            &flat_ecg(1000),
+            &RenderOptions {
+                dpi: 100.0,
+                ..RenderOptions::default()
+            },
+        );
+        let png = to_png(&r.image);
+        assert_eq!(&png[1..4], b"PNG");
+        let back = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(back, r.image);
+    }
+}
