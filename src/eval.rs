@@ -22,6 +22,30 @@ pub struct Table {
     pub fs_hz: f64,
 }
 
+impl Table {
+    /// Writes the table in the reference format (`time_s,I,...,V6`, mV with 3 decimals).
+    pub fn to_csv(&self) -> String {
+        let n = self.leads.iter().map(Vec::len).max().unwrap_or(0);
+        let mut out = String::from("time_s");
+        for lead in Lead::ALL {
+            out.push(',');
+            out.push_str(lead.name());
+        }
+        out.push('\n');
+        for i in 0..n {
+            out.push_str(&format!("{:.3}", i as f64 / self.fs_hz));
+            for col in &self.leads {
+                out.push(',');
+                if let Some(v) = col.get(i).copied().flatten() {
+                    out.push_str(&crate::export::fmt_mv(v as f32));
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// Reads a `time_s,I,...,V6` CSV. Columns are matched by lead name; absent leads stay empty.
 pub fn parse_csv(text: &str) -> Result<Table, String> {
     let mut reader = csv::ReaderBuilder::new()

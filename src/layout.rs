@@ -32,6 +32,8 @@ pub struct LayoutOptions {
     pub separator_reach_mm: f32,
     /// Separators sit on column boundaries: at most this far from where the layout puts one.
     pub separator_slack_mm: f32,
+    /// A pulse stroke's foot lies this close to the row's centre line.
+    pub pulse_foot_reach_mm: f32,
     /// Calibration pulse width range, in seconds of paper time.
     pub pulse_width_s: (f32, f32),
     /// Nominal page duration in seconds when the rows do not show a longer one.
@@ -55,6 +57,7 @@ impl Default for LayoutOptions {
             max_separator_mm: 2.0,
             separator_reach_mm: 4.0,
             separator_slack_mm: 2.0,
+            pulse_foot_reach_mm: 5.0,
             pulse_width_s: (0.08, 0.4),
             nominal_duration_s: 10.0,
             pulse_s: 0.2,
@@ -189,8 +192,7 @@ pub fn detect(
             runs,
             ink,
             x_first,
-            near_top,
-            near_bottom,
+            cy,
             px_per_mm_x,
             px_per_mm_y,
             px_per_s,
@@ -525,38 +527,48 @@ fn find_pulse(
     runs: &ColumnRuns,
     ink: &InkView,
     x_first: usize,
-    top: f32,
-    bottom: f32,
+    centre_y: f32,
     px_per_mm_x: f32,
     px_per_mm_y: f32,
     px_per_s: f32,
     opts: &LayoutOptions,
 ) -> Option<PulseBox> {
     let min_len = (opts.min_stroke_mm * px_per_mm_y) as u32;
-    let x_to = x_first + (opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize;
-    let groups = stroke_groups(
-        runs,
-        x_first.saturating_sub(px_per_mm_x as usize),
-        x_to,
-        top,
-        bottom,
-        min_len,
-    );
-    if std::env::var("ECG_DEBUG").is_ok() {
-        eprintln!("pulse search x_first {x_first} band {top}..{bottom} groups {groups:?}");
+    let x_to = (x_first + (opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize)
+        .min(runs.columns.len() - 1);
+    // Pulse strokes stand on the row's baseline: their foot lies near the row centre, whatever
+    // the neighbouring rows' pulses (tall at high gain) reach into this band.
+    let foot_reach = opts.pulse_foot_reach_mm * px_per_mm_y;
+    let stroke = |x: usize| {
+        runs.columns[x]
+            .iter()
+            .filter(|r| r.len() >= min_len && (r.bottom as f32 - centre_y).abs() <= foot_reach)
+            .min_by(|a, b| {
+                (a.bottom as f32 - centre_y)
+                    .abs()
+                    .total_cmp(&(b.bottom as f32 - centre_y).abs())
+            })
+            .copied()
+    };
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for x in x_first.saturating_sub(px_per_mm_x as usize)..=x_to {
+        if stroke(x).is_some() {
+            match groups.last_mut() {
+                Some(g) if g.1 + 1 == x => g.1 = x,
+                _ => groups.push((x, x)),
+            }
+        }
     }
     let first = *groups.first()?;
     if first.0 > x_first + (2.0 * px_per_mm_x) as usize {
         return None;
     }
     let centre = |g: (usize, usize)| (g.0 + g.1) as f32 / 2.0;
-    let rise = tallest(runs, (first.0 + first.1) / 2, top, bottom)?;
+    let rise = stroke((first.0 + first.1) / 2)?;
     let tol = px_per_mm_y;
     // The falling edge: the next columns whose tall stroke starts at the rise's top.
-    let starts_at_top = |x: usize| {
-        runs.in_band(x, top, bottom)
-            .any(|r| r.len() >= min_len && (r.top as f32 - rise.top as f32).abs() <= tol)
-    };
+    let starts_at_top =
+        |x: usize| stroke(x).is_some_and(|r| (r.top as f32 - rise.top as f32).abs() <= tol);
     let lo = first.1 + (opts.pulse_width_s.0 * px_per_s) as usize;
     let hi = (first.1 + (opts.pulse_width_s.1 * px_per_s) as usize).min(runs.columns.len() - 1);
     let fall_start = (lo..=hi).find(|&x| starts_at_top(x))?;
@@ -564,7 +576,7 @@ fn find_pulse(
     while fall_end < hi && starts_at_top(fall_end + 1) {
         fall_end += 1;
     }
-    let fall = tallest(runs, (fall_start + fall_end) / 2, top, bottom)?;
+    let fall = stroke((fall_start + fall_end) / 2)?;
     // The top must be joined by a horizontal stroke.
     let inner = (first.1 + 1)..fall_start;
     let joined = inner

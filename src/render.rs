@@ -330,6 +330,10 @@ pub struct RenderOptions {
     pub pulse_duration_s: f32,
     /// Pulse stroke width relative to the trace width (printers draw it bolder).
     pub pulse_width_factor: f32,
+    /// The pulse's edges come this long after their nominal times, with a flat lead-in and
+    /// lead-out at 0 mV: ECG-Image-Kit pads its pulse with two 500 Hz samples, so its falling
+    /// edge lies 3 ms after the trace's first sample. 0 joins pulse and trace exactly.
+    pub pulse_lag_s: f32,
     /// Whether a short vertical bar marks every column boundary.
     pub separators: bool,
     /// Separator bars reach this many mV above and below the row baseline.
@@ -369,6 +373,7 @@ impl Default for RenderOptions {
             pulse_mv: 1.0,
             pulse_duration_s: 0.2,
             pulse_width_factor: 1.5,
+            pulse_lag_s: 0.003,
             separators: true,
             separator_half_height_mv: 0.35,
             separator_width_mm: 0.75,
@@ -608,11 +613,16 @@ fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> P
         let pulse_px = line_px * opts.pulse_width_factor;
         for row in 0..g.baseline_y_px.len() {
             let (bottom, top) = (g.y_of(row, 0.0), g.y_of(row, opts.pulse_mv));
+            let lag = opts.pulse_lag_s * g.px_per_s;
+            // Edges take a third of the lag to rise or fall, as sampled pulses do.
+            let edge = lag / 3.0;
             let path = [
                 (x_left, bottom),
-                (x_left, top),
-                (x_right, top),
-                (x_right, bottom),
+                (x_left + lag - edge, bottom),
+                (x_left + lag + edge, top),
+                (x_right + lag - edge, top),
+                (x_right + lag + edge, bottom),
+                (x_right + 2.0 * lag, bottom),
             ];
             stroke_polyline(&mut ink, &path, pulse_px);
         }

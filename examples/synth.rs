@@ -1,0 +1,105 @@
+//! Writes synthetic ECG pages with their truth, for evaluation and benchmarks:
+//! `cargo run --release --example synth -- <out-dir>` then
+//! `ecg-digitize <out-dir> --out-dir <pred> && ecg-digitize eval --truth <out-dir> --pred <pred>`.
+
+use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
+
+fn main() {
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "synthetic".into());
+    std::fs::create_dir_all(&out).expect("create output directory");
+    let base = RenderOptions::default();
+    let cases: Vec<(&str, RenderOptions)> = vec![
+        ("clean", base.clone()),
+        (
+            "rot5",
+            RenderOptions {
+                rotation_deg: 5.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "rot-8",
+            RenderOptions {
+                rotation_deg: -8.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "noise20",
+            RenderOptions {
+                noise_sigma: 20.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "bw",
+            RenderOptions {
+                grid_major_rgb: [102, 102, 102],
+                grid_minor_rgb: Some([191, 191, 191]),
+                ink_rgb: [0, 0, 0],
+                ..base.clone()
+            },
+        ),
+        (
+            "green",
+            RenderOptions {
+                grid_major_rgb: [0, 76, 0],
+                grid_minor_rgb: Some([0, 204, 76]),
+                ..base.clone()
+            },
+        ),
+        (
+            "dpi100",
+            RenderOptions {
+                dpi: 100.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "dpi300",
+            RenderOptions {
+                dpi: 300.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "nopulse",
+            RenderOptions {
+                pulse: false,
+                ..base.clone()
+            },
+        ),
+        (
+            "gain20",
+            RenderOptions {
+                gain_mm_per_mv: 20.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "gain5",
+            RenderOptions {
+                gain_mm_per_mv: 5.0,
+                ..base.clone()
+            },
+        ),
+    ];
+    let mut manifest = String::from("id,recipe\n");
+    for (k, (name, opts)) in cases.into_iter().enumerate() {
+        let ecg = synthetic_ecg(100 + k as u64, 60.0 + 7.0 * k as f32, 10.0, 500.0);
+        let page = render(
+            &ecg,
+            &RenderOptions {
+                seed: k as u64,
+                ..opts
+            },
+        );
+        let id = format!("syn{:02}-{name}", k);
+        std::fs::write(format!("{out}/{id}.png"), to_png(&page.image)).expect("write png");
+        std::fs::write(format!("{out}/{id}.csv"), page.truth.to_csv()).expect("write csv");
+        manifest.push_str(&format!("{id},{name}\n"));
+    }
+    std::fs::write(format!("{out}/manifest.csv"), manifest).expect("write manifest");
+}
