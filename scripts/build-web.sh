@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly package into www/pkg, so that www/ can be served as it is.
-#   cargo (wasm32, release) → wasm-bindgen --target web → wasm-opt -Oz (npm binaryen)
+#   cargo (wasm32, release) → wasm-bindgen --target web → wasm-opt -O3 (npm binaryen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,12 +18,13 @@ wasm-bindgen --target web --no-typescript --out-dir www/pkg \
 WASM=www/pkg/ecg_digitizer_bg.wasm
 WASM_OPT=node_modules/.bin/wasm-opt
 if [[ -x "$WASM_OPT" ]]; then
+  # -O3, not -Oz: as small once gzipped (about 490 KB) and a third faster.
   # The features match what rustc enables by default for wasm32-unknown-unknown.
-  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$WASM_OPT" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types \
     "$WASM" -o "$WASM.opt"
   mv "$WASM.opt" "$WASM"
 else
-  echo "warning: $WASM_OPT not found (run npm install): the .wasm is not size-optimised" >&2
+  echo "warning: $WASM_OPT not found (run npm install): the .wasm is not optimised" >&2
 fi
 printf 'built %s: %s bytes, %s bytes gzipped\n' "$WASM" "$(wc -c <"$WASM")" "$(gzip -9c "$WASM" | wc -c)"

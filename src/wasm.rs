@@ -14,7 +14,7 @@ pub fn start() {
 
 /// The page's settings, as the CLI takes them; absent fields keep the defaults.
 #[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 struct Settings {
     /// Paper speed in mm/s.
     speed: Option<f32>,
