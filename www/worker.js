@@ -68,13 +68,14 @@ async function digitize({ bytes, settings, simulatePanic }) {
   } catch (e) {
     if (isRustError(e)) return { ok: false, error: e.message, crashed: false };
     glue = null;
-    const detail = lastPanic ? `: ${firstLine(lastPanic)}` : '';
+    const detail = lastPanic ? `: ${panicSummary(lastPanic)}` : '';
     return { ok: false, error: `${CRASH_MESSAGE}${detail}`, crashed: true };
   }
 }
 
-function firstLine(text) {
-  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? text;
+/** "panicked at file:line:col: message", without the stack that follows. */
+function panicSummary(text) {
+  return text.split(/\n\s*\n/)[0].split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
 }
 
 // Jobs run one at a time, in arrival order.
