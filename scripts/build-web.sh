@@ -3,6 +3,8 @@
 #   cargo (wasm32, release) → wasm-bindgen --target web → wasm-opt -O3 (npm binaryen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# rustup and cargo install put their tools here, which a fresh shell may not have on PATH yet.
+[[ -d "$HOME/.cargo/bin" ]] && export PATH="$PATH:$HOME/.cargo/bin"
 
 WASM_BINDGEN_VERSION=0.2.130
 if ! command -v wasm-bindgen >/dev/null || [[ "$(wasm-bindgen --version)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
