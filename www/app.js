@@ -289,8 +289,14 @@ async function renderResult() {
   note.textContent = bitmap ? '' : 'This browser cannot display this image format, so only what was read is drawn.';
 }
 
+/** Width of an element's content box, in CSS pixels. */
+function contentWidth(el) {
+  const cs = getComputedStyle(el);
+  return el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+}
+
 function paperWidth() {
-  return Math.max(320, $('paper').parentElement.clientWidth);
+  return Math.max(320, contentWidth($('paper').parentElement));
 }
 
 const SOURCE_WORDS = {
@@ -380,7 +386,7 @@ async function openZoom(lead) {
     : 'This lead was not found on the page.';
   const dialog = $('zoom');
   dialog.showModal();
-  const width = $('zoom-paper').parentElement.clientWidth - 2;
+  const width = contentWidth(dialog) - 2;
   drawLead($('zoom-paper'), d, lead, width);
   const crops = $('zoom-crops');
   crops.replaceChildren();
@@ -540,6 +546,13 @@ function crc32(bytes) {
   let crc = 0xffffffff;
   for (const b of bytes) crc = crcTable[(crc ^ b) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+// ---- offline ----
+
+// The service worker keeps the app shell for offline use; the page works without it too.
+if ('serviceWorker' in navigator && location.protocol.startsWith('http')) {
+  navigator.serviceWorker.register('sw.js').catch(() => {});
 }
 
 // ---- testing hook ----

@@ -37,6 +37,7 @@ function prepare(canvas, cssWidth, cssHeight) {
   canvas.width = Math.round(cssWidth * dpr);
   canvas.height = Math.round(cssHeight * dpr);
   canvas.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
+  canvas.style.width = `${cssWidth}px`;
   const ctx = canvas.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   return ctx;
@@ -248,8 +249,11 @@ export function drawPaper(canvas, d, cssWidth) {
   return targets;
 }
 
+/** Largest scale of the enlarged lead: a 2.5 s panel should not fill a wall. */
+const ZOOM_MAX_PX_PER_MM = 12;
+
 /** One lead, everything the page showed of it, large, on paper with a seconds scale. */
-export function drawLead(canvas, d, lead, cssWidth) {
+export function drawLead(canvas, d, lead, maxCssWidth) {
   const s = d.leads.find((l) => l.lead === lead);
   const fs = d.fs_hz;
   let fromS = 0;
@@ -269,8 +273,8 @@ export function drawLead(canvas, d, lead, cssWidth) {
   const topMm = Math.ceil(hi * PAPER_GAIN_MM_PER_MV + 5);
   const heightMm = topMm + Math.ceil(-lo * PAPER_GAIN_MM_PER_MV + 9);
   const widthMm = leftMm + (toS - fromS) * PAPER_SPEED_MM_PER_S + 5;
-  const pxPerMm = cssWidth / widthMm;
-  const ctx = prepare(canvas, cssWidth, heightMm * pxPerMm);
+  const pxPerMm = Math.min(maxCssWidth / widthMm, ZOOM_MAX_PX_PER_MM);
+  const ctx = prepare(canvas, widthMm * pxPerMm, heightMm * pxPerMm);
   drawGrid(ctx, widthMm, heightMm, pxPerMm);
   drawPulse(ctx, 2, topMm, pxPerMm);
   const x0 = leftMm - fromS * PAPER_SPEED_MM_PER_S;
@@ -283,7 +287,7 @@ export function drawLead(canvas, d, lead, cssWidth) {
 }
 
 /** The part of the input image where `panel` was read, with the extracted trace over it. */
-export function drawPanelCrop(canvas, bitmap, panel, cssWidth) {
+export function drawPanelCrop(canvas, bitmap, panel, maxCssWidth, maxCssHeight = 340) {
   const xs = panel.corners.map((c) => c[0]);
   const ys = panel.corners.map((c) => c[1]);
   const pad = (Math.max(...ys) - Math.min(...ys)) * 0.15;
@@ -291,7 +295,8 @@ export function drawPanelCrop(canvas, bitmap, panel, cssWidth) {
   const y = Math.min(...ys) - pad;
   const w = Math.max(...xs) + pad - x;
   const h = Math.max(...ys) + pad - y;
-  const k = cssWidth / w;
+  const k = Math.min(maxCssWidth / w, maxCssHeight / h);
+  const cssWidth = w * k;
   const ctx = prepare(canvas, cssWidth, h * k);
   ctx.fillStyle = '#f4f4f4';
   ctx.fillRect(0, 0, cssWidth, h * k);
