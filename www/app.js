@@ -386,7 +386,8 @@ async function openZoom(lead) {
     : 'This lead was not found on the page.';
   const dialog = $('zoom');
   dialog.showModal();
-  const width = contentWidth(dialog) - 2;
+  // The dialog fits its content, so its size comes from the window, not the other way round.
+  const width = Math.min(1160, innerWidth * 0.94 - 44);
   drawLead($('zoom-paper'), d, lead, width);
   const crops = $('zoom-crops');
   crops.replaceChildren();

@@ -124,7 +124,8 @@ function drawTraces(ctx, panels, width) {
 function drawGrid(ctx, widthMm, heightMm, pxPerMm) {
   ctx.fillStyle = COLOURS.paper;
   ctx.fillRect(0, 0, widthMm * pxPerMm, heightMm * pxPerMm);
-  for (const major of [false, true]) {
+  // Below 2.5 px per mm the minor lines would merge into a pink wash.
+  for (const major of pxPerMm < 2.5 ? [true] : [false, true]) {
     ctx.beginPath();
     ctx.strokeStyle = major ? COLOURS.gridMajor : COLOURS.gridMinor;
     ctx.lineWidth = major ? 1 : 0.6;
