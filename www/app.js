@@ -101,15 +101,15 @@ async function run(item) {
   }
   updateRow(item);
   updateProgress();
-  if (!selected || (item === selected) || (selected.status === 'error' && item.status === 'done' && !selected.userChose)) {
-    select(item, false);
-  }
+  // Show the first result at once; prefer a good page over a failed one nobody picked.
+  const replaceFailed = selected?.status === 'error' && !selected.userChose && item.status === 'done';
+  if (!selected || item === selected || replaceFailed) select(item, false);
 }
 
 // ---- input: picker, drag and drop, paste, sample ----
 
 function addFiles(files) {
-  const list = [...files].filter((f) => f.size !== undefined);
+  const list = [...files];
   if (list.length === 0) return;
   $('queue').hidden = false;
   for (const file of list) {
@@ -218,7 +218,6 @@ function updateRow(item) {
   item.row.dataset.status = item.status;
   const status = item.row.querySelector('.row-status');
   status.textContent = STATUS_TEXT[item.status](item);
-  item.row.querySelector('.row-select').disabled = false;
 }
 
 function updateProgress() {
@@ -286,7 +285,7 @@ async function renderResult() {
   drawOverlay($('overlay'), bitmap, d);
   const note = $('overlay-note');
   note.hidden = !!bitmap;
-  note.textContent = bitmap ? '' : 'This browser cannot display this image format, so only what was read is drawn.';
+  note.textContent = bitmap ? '' : 'This browser cannot display this image (TIFF, or too large), so only what was read is drawn.';
 }
 
 /** Width of an element's content box, in CSS pixels. */
