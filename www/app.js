@@ -231,6 +231,7 @@ function updateProgress() {
   if (failed) text += `, ${failed} with errors`;
   text += busy ? '…' : '.';
   $('progress-text').textContent = text;
+  $('download-all').hidden = !items.some((i) => i.status === 'done');
 }
 
 // ---- the result view ----
@@ -310,13 +311,18 @@ function fmt(x, digits = 2) {
   return Number(x).toFixed(digits);
 }
 
+function rotationWords(deg) {
+  if (Math.abs(deg) < 0.05) return 'none';
+  return `${fmt(Math.abs(deg), 1)}° ${deg > 0 ? 'counter-clockwise' : 'clockwise'}, corrected`;
+}
+
 function renderFacts(d, ms) {
   const found = d.leads.length;
   const facts = [
     ['Gain', `${fmt(d.gain_mm_per_mv, 1)} mm/mV, ${SOURCE_WORDS[d.gain_source] ?? d.gain_source}`],
     ['Paper speed', `${fmt(d.speed_mm_per_s, 1)} mm/s, ${SOURCE_WORDS[d.speed_source] ?? d.speed_source}`],
     ['Scale', `${fmt(d.px_per_mm_x)} × ${fmt(d.px_per_mm_y)} px/mm${d.grid_found ? '' : ' (no grid seen: guessed)'}`],
-    ['Rotation', `${fmt(d.rotation_deg, 1)}° ${Math.abs(d.rotation_deg) < 0.05 ? '(none)' : 'corrected'}`],
+    ['Rotation', rotationWords(d.rotation_deg)],
     ['Layout', `${d.layout}, ${d.layout_detected ? 'detected' : 'set by you'}`],
     ['Signal', `${fmt(d.n_samples / d.fs_hz, 1)} s at ${d.fs_hz} Hz, ${found} of 12 leads`],
     ['Image', `${d.image_size[0]} × ${d.image_size[1]} px, read in ${fmt(ms / 1000, 2)} s`],
@@ -479,7 +485,7 @@ function renderDownloads(item) {
   };
   box.append(
     link('CSV', `${item.stem}.csv`, [r.csv], 'text/csv', 'time_s and the twelve leads in mV, as the command-line tool writes it'),
-    link('WFDB (.zip)', `${rec}.zip`, [zipStore([[`${rec}.hea`, r.wfdb_header], [`${rec}.dat`, r.wfdb_data]])], 'application/zip',
+    link('WFDB (.zip)', `${rec}.zip`, [zipStore(exportsOf(item).slice(2))], 'application/zip',
       'the .hea header and .dat signal file in one zip'),
     link('JSON', `${item.stem}.json`, [r.json], 'application/json', 'everything that was measured, with the overlay geometry'),
   );
@@ -491,7 +497,37 @@ function renderDownloads(item) {
   box.append(small);
 }
 
-/** A zip of uncompressed entries: enough for two small files, and no library needed. */
+/** The four exports of a digitized item, named as the CLI names them. */
+function exportsOf(item, folder = '') {
+  const r = item.result;
+  const rec = recordName(item.stem);
+  return [
+    [`${folder}${item.stem}.csv`, r.csv],
+    [`${folder}${item.stem}.json`, r.json],
+    [`${folder}${rec}.hea`, r.wfdb_header],
+    [`${folder}${rec}.dat`, r.wfdb_data],
+  ];
+}
+
+$('download-all').addEventListener('click', () => {
+  const used = new Map();
+  const entries = [];
+  for (const item of items.filter((i) => i.status === 'done')) {
+    // One folder per file, named after it; a repeated name gets " (2)", " (3)", ...
+    const n = (used.get(item.stem) ?? 0) + 1;
+    used.set(item.stem, n);
+    entries.push(...exportsOf(item, n === 1 ? `${item.stem}/` : `${item.stem} (${n})/`));
+  }
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(zipStore(entries));
+  a.download = 'ecg-digitizer-results.zip';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+});
+
+/** A zip of uncompressed entries: small, and no library needed. */
 function zipStore(entries) {
   const enc = new TextEncoder();
   const files = entries.map(([name, data]) => ({
@@ -506,6 +542,7 @@ function zipStore(entries) {
     const local = new DataView(new ArrayBuffer(30));
     local.setUint32(0, 0x04034b50, true);
     local.setUint16(4, 20, true);
+    local.setUint16(6, 0x0800, true); // names are UTF-8
     local.setUint16(8, 0, true); // stored
     local.setUint16(12, 0x21, true); // 1980-01-01
     local.setUint32(14, crc, true);
@@ -517,6 +554,7 @@ function zipStore(entries) {
     c.setUint32(0, 0x02014b50, true);
     c.setUint16(4, 20, true);
     c.setUint16(6, 20, true);
+    c.setUint16(8, 0x0800, true);
     c.setUint16(14, 0x21, true);
     c.setUint32(16, crc, true);
     c.setUint32(20, f.data.length, true);

@@ -195,8 +195,25 @@ describe('paper ECG digitizer page', () => {
     assert.equal(zip.name, 'dev_002__copy_.zip');
     const entries = unzipStored(zip.bytes);
     assert.deepEqual(Object.keys(entries), ['dev_002__copy_.hea', 'dev_002__copy_.dat']);
+    assert.equal(await page.locator('#download-all').isVisible(), true);
     assert.ok(entries['dev_002__copy_.hea'].equals(expected.read('dev_002__copy_.hea')));
     assert.ok(entries['dev_002__copy_.dat'].equals(expected.read('dev_002__copy_.dat')));
+  });
+
+  it('downloads all results as one zip, one folder per file', async () => {
+    const all = await download(page.locator('#download-all'));
+    assert.equal(all.name, 'ecg-digitizer-results.zip');
+    const entries = unzipStored(all.bytes);
+    const expected = cli([join(work, ODD_NAME)], '--format', 'csv,wfdb,json');
+    assert.deepEqual(Object.keys(entries), [
+      'dev 002 (copy)/dev 002 (copy).csv',
+      'dev 002 (copy)/dev 002 (copy).json',
+      'dev 002 (copy)/dev_002__copy_.hea',
+      'dev 002 (copy)/dev_002__copy_.dat',
+    ]);
+    for (const [path, bytes] of Object.entries(entries)) {
+      assert.ok(bytes.equals(expected.read(path.split('/')[1])), `${path} differs from the CLI`);
+    }
   });
 
   it('testing hook: digitizeToCsv gives the CLI CSV, with and without options', async () => {
