@@ -136,7 +136,10 @@ describe('paper ECG digitizer page', () => {
     const blankPath = join(work, 'blank.png');
     writeFileSync(blankPath, Buffer.from(blank));
 
-    await page.setInputFiles('#file-input', [BROKEN, join(work, ODD_NAME), blankPath]);
+    await page.setInputFiles('#file-input', [BROKEN]);
+    await waitForRows(1);
+    assert.equal(await page.locator('#download-all').isVisible(), false, 'nothing to download yet');
+    await page.setInputFiles('#file-input', [join(work, ODD_NAME), blankPath]);
     await waitForRows(3);
 
     const expected = cli([BROKEN, blankPath]);
