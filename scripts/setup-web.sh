@@ -26,8 +26,10 @@ fi
 
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if ((node_major < 18)); then
-  echo "error: Node $(node --version) is too old: the page's scripts need Node 18 or newer" >&2
+  echo "error: Node $(node --version) is too old: building and serving need Node 18 or newer" >&2
   exit 1
+elif ((node_major < 20)); then
+  echo "warning: Node $(node --version): building and serving work, but the tests (playwright-core) need Node 20 or newer" >&2
 fi
 
 if ! command -v cargo >/dev/null; then
