@@ -67,12 +67,12 @@ function send(res, status, text) {
 
 const server = createServer((req, res) => {
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed');
-  const url = new URL(req.url, 'http://localhost');
-  // Raw ".." segments are refused before any normalisation.
-  if (url.pathname.split('/').includes('..') || /%2e%2e|%2f|%5c/i.test(req.url.split('?')[0])) {
+  const rawPath = req.url.split('?')[0];
+  // ".." segments, raw or encoded, are refused before any normalisation.
+  if (rawPath.split(/[/\\]/).includes('..') || /%2e%2e|%2f|%5c/i.test(rawPath)) {
     return send(res, 403, 'forbidden');
   }
-  let file = fileFor(url.pathname);
+  let file = fileFor(new URL(req.url, 'http://localhost').pathname);
   if (!file) return send(res, 403, 'forbidden');
   let stat;
   try {
