@@ -56,7 +56,10 @@ pub fn digitize(bytes: &[u8], settings: JsValue) -> Result<JsValue, JsValue> {
     set("csv", export::csv::to_csv(&d).into())?;
     set("json", export::json::to_json(&d).into())?;
     set("wfdb_header", wfdb.header.into())?;
-    set("wfdb_data", js_sys::Uint8Array::from(wfdb.data.as_slice()).into())?;
+    set(
+        "wfdb_data",
+        js_sys::Uint8Array::from(wfdb.data.as_slice()).into(),
+    )?;
     set("digitization", digitization)?;
     Ok(out.into())
 }

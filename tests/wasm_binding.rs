@@ -15,7 +15,9 @@ fn get(v: &JsValue, key: &str) -> JsValue {
 }
 
 fn string(v: &JsValue, key: &str) -> String {
-    get(v, key).as_string().unwrap_or_else(|| panic!("{key} is not a string"))
+    get(v, key)
+        .as_string()
+        .unwrap_or_else(|| panic!("{key} is not a string"))
 }
 
 /// The message of the Error the binding rejected with (without printing a whole result).
@@ -23,7 +25,10 @@ fn error_of(result: Result<JsValue, JsValue>) -> String {
     let Err(err) = result else {
         panic!("expected an error, got a result");
     };
-    err.dyn_into::<js_sys::Error>().expect("a JS Error").message().into()
+    err.dyn_into::<js_sys::Error>()
+        .expect("a JS Error")
+        .message()
+        .into()
 }
 
 fn settings(json: &str) -> JsValue {
@@ -33,8 +38,13 @@ fn settings(json: &str) -> JsValue {
 #[wasm_bindgen_test]
 fn corrupt_png_rejects_with_the_core_message() {
     let bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR truncated";
-    let expected = ecg_digitizer::digitize(bytes, &Options::default()).unwrap_err().to_string();
-    assert_eq!(error_of(wasm::digitize(bytes, JsValue::UNDEFINED)), expected);
+    let expected = ecg_digitizer::digitize(bytes, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error_of(wasm::digitize(bytes, JsValue::UNDEFINED)),
+        expected
+    );
     assert!(expected.contains("could not be decoded"), "{expected}");
 }
 
@@ -44,16 +54,31 @@ fn non_image_and_empty_files_reject_with_the_core_messages() {
         error_of(wasm::digitize(b"hello, not an image", JsValue::NULL)),
         "not an image: the file is not PNG, JPEG, BMP, TIFF, WebP or GIF"
     );
-    assert_eq!(error_of(wasm::digitize(b"", JsValue::UNDEFINED)), "the file is empty");
+    assert_eq!(
+        error_of(wasm::digitize(b"", JsValue::UNDEFINED)),
+        "the file is empty"
+    );
 }
 
 #[wasm_bindgen_test]
 fn bad_settings_reject_with_the_option_parser_message() {
     let cases = [
-        (r#"{"gain":"loud"}"#, Options::from_settings(None, Some("loud"), None)),
-        (r#"{"speed":-1}"#, Options::from_settings(Some(-1.0), None, None)),
-        (r#"{"layout":"7x7"}"#, Options::from_settings(None, None, Some("7x7"))),
-        (r#"{"layout":"3x4+V9"}"#, Options::from_settings(None, None, Some("3x4+V9"))),
+        (
+            r#"{"gain":"loud"}"#,
+            Options::from_settings(None, Some("loud"), None),
+        ),
+        (
+            r#"{"speed":-1}"#,
+            Options::from_settings(Some(-1.0), None, None),
+        ),
+        (
+            r#"{"layout":"7x7"}"#,
+            Options::from_settings(None, None, Some("7x7")),
+        ),
+        (
+            r#"{"layout":"3x4+V9"}"#,
+            Options::from_settings(None, None, Some("3x4+V9")),
+        ),
     ];
     for (json, expected) in cases {
         assert_eq!(
@@ -81,7 +106,9 @@ fn sample_page_gives_the_cli_exports_and_a_plain_object_for_drawing() {
     assert_eq!(string(&r, "json"), export::json::to_json(&d));
     let wfdb = export::wfdb::to_wfdb(&d, "page");
     assert_eq!(string(&r, "wfdb_header"), wfdb.header);
-    let data: Uint8Array = get(&r, "wfdb_data").dyn_into().expect("wfdb_data is a Uint8Array");
+    let data: Uint8Array = get(&r, "wfdb_data")
+        .dyn_into()
+        .expect("wfdb_data is a Uint8Array");
     assert_eq!(data.to_vec(), wfdb.data);
 
     let page = get(&r, "digitization");
@@ -105,7 +132,10 @@ fn settings_reach_the_core_as_the_cli_passes_them() {
     )
     .unwrap();
     assert_eq!(string(&r, "csv"), export::csv::to_csv(&d));
-    assert_eq!(string(&r, "wfdb_header"), export::wfdb::to_wfdb(&d, "rec-1").header);
+    assert_eq!(
+        string(&r, "wfdb_header"),
+        export::wfdb::to_wfdb(&d, "rec-1").header
+    );
     let page = get(&r, "digitization");
     assert_eq!(string(&page, "gain_source"), "user");
     assert_eq!(get(&page, "layout_detected").as_bool(), Some(false));

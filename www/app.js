@@ -22,6 +22,8 @@ const digitizer = new Digitizer();
  * @property {object|null} result    the bridge's Result
  * @property {string} error
  * @property {HTMLLIElement} row
+ * @property {boolean} [userChose]  the user opened it (so a later result does not replace it)
+ * @property {Promise<ImageBitmap|null>} [bitmap]  the decoded image, while it is shown
  */
 
 /** @type {Item[]} */
