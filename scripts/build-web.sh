@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130
 if ! command -v wasm-bindgen >/dev/null || [[ "$(wasm-bindgen --version)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
-  echo "error: wasm-bindgen $WASM_BINDGEN_VERSION is missing: run bash scripts/setup-web.sh" >&2
+  echo "error: wasm-bindgen $WASM_BINDGEN_VERSION is missing: run bash scripts/setup.sh" >&2
   exit 1
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test of the web page; exits non-zero on the first failure. Assumes setup-web.sh ran.
+# Every test of the web page; exits non-zero on the first failure. Assumes setup.sh ran.
 #   1. the wasm binding (tests/wasm_binding.rs) in Node, then in headless Chromium;
 #   2. the page built as npm run build serves it, and the native CLI for comparison;
 #   3. end to end in headless Chromium (tests/web/*.test.mjs): upload, drawing, downloads
@@ -10,8 +10,7 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 step() { printf '\n== %s\n' "$*"; }
 
-manifest="$(node tests/web/wasm-test-crate.mjs)"
-wasm_test=(cargo test --manifest-path "$manifest" --target wasm32-unknown-unknown --test wasm_binding)
+wasm_test=(cargo test --target wasm32-unknown-unknown --test wasm_binding)
 
 step "wasm binding tests in Node"
 "${wasm_test[@]}"

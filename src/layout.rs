@@ -28,6 +28,8 @@ pub struct LayoutOptions {
     pub min_stroke_mm: f32,
     /// Widest separator bar.
     pub max_separator_mm: f32,
+    /// Narrowest separator bar.
+    pub min_separator_mm: f32,
     /// Separators sit on the baseline: their centre must lie this close to the row's centre.
     pub separator_reach_mm: f32,
     /// Separators sit on column boundaries: at most this far from where the layout puts one.
@@ -36,7 +38,8 @@ pub struct LayoutOptions {
     pub pulse_foot_reach_mm: f32,
     /// Calibration pulse width range, in seconds of paper time.
     pub pulse_width_s: (f32, f32),
-    /// Nominal page duration in seconds when the rows do not show a longer one.
+    /// Nominal page duration in seconds, used when there are no separators and the longest
+    /// row spans within 15% of it.
     pub nominal_duration_s: f32,
     /// Standard width of the 1 mV calibration pulse, in seconds.
     pub pulse_s: f32,
@@ -55,6 +58,7 @@ impl Default for LayoutOptions {
             max_row_gap_mm: 4.0,
             min_stroke_mm: 3.0,
             max_separator_mm: 2.0,
+            min_separator_mm: 0.3,
             separator_reach_mm: 4.0,
             separator_slack_mm: 2.0,
             pulse_foot_reach_mm: 5.0,
@@ -244,15 +248,7 @@ pub fn detect(
     // Time origin: separators pin column boundaries; row starts are the fallback.
     let mut starts: Vec<f32> = rows.iter().map(|r| r.x_start).collect();
     let x0_rows = median(&mut starts);
-    let extent_s = rows
-        .iter()
-        .map(|r| (r.x_end - x0_rows) / px_per_s)
-        .fold(0f32, f32::max);
-    let duration_s = if extent_s > opts.nominal_duration_s * 1.2 {
-        (extent_s / 2.5).round() * 2.5
-    } else {
-        opts.nominal_duration_s
-    };
+    let duration_s = page_duration_s(&rows, x0_rows, px_per_s, opts);
     // Separators count only where the layout puts a column boundary; anything else that looks
     // like a bar (a dense noise burst, a glyph) is the trace's own ink.
     let mut x0_ticks = Vec::new();
@@ -320,6 +316,20 @@ pub fn detect(
         duration_s,
         panels,
     })
+}
+
+/// Seconds the page shows: the nominal duration when the longest row spans within 15% of it
+/// (separators are too easily missed to count columns by), else the extent to half a second.
+fn page_duration_s(rows: &[Row], x0: f32, px_per_s: f32, opts: &LayoutOptions) -> f32 {
+    let extent_s = rows
+        .iter()
+        .map(|r| (r.x_end - x0) / px_per_s)
+        .fold(0f32, f32::max);
+    if (extent_s / opts.nominal_duration_s - 1.0).abs() <= 0.15 {
+        opts.nominal_duration_s
+    } else {
+        ((extent_s / 0.5).round() * 0.5).max(0.5)
+    }
 }
 
 fn auto_spec(rows: usize) -> Result<LayoutSpec, Error> {
@@ -625,8 +635,8 @@ fn find_separators(
     }
     let min_len = (opts.min_stroke_mm * px_per_mm_y) as u32;
     let max_w = (opts.max_separator_mm * px_per_mm_x).ceil() as usize;
-    let min_w = ((0.25 * px_per_mm_x).round() as usize).max(2);
-    let mut out = Vec::new();
+    let min_w = ((opts.min_separator_mm * px_per_mm_x).round() as usize).max(2);
+    let mut out: Vec<Separator> = Vec::new();
     for (a, b) in stroke_groups(runs, x_from, x_to, top, bottom, min_len) {
         // A bar keeps the same extent across its width; a QRS stroke does not.
         let extents: Vec<Run> = (a..=b)
@@ -654,5 +664,20 @@ fn find_separators(
             y_center: (mt + mb) / 2.0,
         });
     }
-    out
+    // A separator stands alone; a burst of noise makes many bar-like strokes side by side.
+    let margin = px_per_mm_x.ceil() as usize;
+    let crowded: Vec<bool> = (0..out.len())
+        .map(|i| {
+            (0..out.len()).any(|j| {
+                j != i
+                    && out[j].x_from <= out[i].x_to + margin
+                    && out[j].x_to + margin >= out[i].x_from
+            })
+        })
+        .collect();
+    out.into_iter()
+        .zip(crowded)
+        .filter(|(_, c)| !c)
+        .map(|(s, _)| s)
+        .collect()
 }

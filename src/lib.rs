@@ -33,7 +33,8 @@ pub mod signal;
 pub mod traces;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+#[doc(hidden)]
+pub mod wasm;
 
 pub use error::Error;
 pub use lead::Lead;
@@ -95,15 +96,20 @@ pub fn digitize_image(
 ) -> Result<Digitization, Error> {
     options.validate()?;
     let mut warnings = Vec::new();
+    let mut timer = stage_timer();
     let upright = geometry::deskew(image, &stages.geometry);
+    timer("geometry");
     let planes = ink::separate(&upright.image, &stages.ink);
+    timer("ink");
     let grid = grid::measure(&planes, &stages.grid, &mut warnings);
+    timer("grid");
     if grid.levels.trace < 0.25 {
         return Err(Error::NoTraces);
     }
     let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
         grid.levels.weight(v)
     });
+    timer("runs");
     let weight = |v: f32| grid.levels.weight(v);
     let ink_view = ink::InkView {
         plane: &planes.ink,
@@ -119,6 +125,7 @@ pub fn digitize_image(
         &stages.layout,
         &mut warnings,
     )?;
+    timer("layout");
     let cal = calibration::calibrate(
         &runs,
         &layout,
@@ -135,6 +142,7 @@ pub fn digitize_image(
         &stages.traces,
     );
     drop(planes);
+    timer("traces");
     let signals = signal::convert(&traces, &layout, &cal, grid.px_per_mm_y, options.fs_hz);
 
     if cal.gain_source == Source::Assumed {
@@ -233,4 +241,23 @@ pub fn digitize_image(
         panels,
         warnings,
     })
+}
+
+/// Prints stage durations to stderr when `ECG_DEBUG_TIME` is set (native only).
+fn stage_timer() -> impl FnMut(&str) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let on = std::env::var("ECG_DEBUG_TIME").is_ok();
+        let mut last = std::time::Instant::now();
+        move |name: &str| {
+            if on {
+                eprintln!("{name}: {:.1} ms", last.elapsed().as_secs_f64() * 1e3);
+                last = std::time::Instant::now();
+            }
+        }
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        |_: &str| {}
+    }
 }

@@ -454,7 +454,9 @@ fn centreline_points(
     let n = chosen.len();
     let tall = |i: usize| chosen[i].is_some_and(|s| s.run.extent() > thickness + 1.5);
     let half = thickness / 2.0;
-    let max_width = (2.0 * thickness + 3.0).ceil() as usize;
+    // Wider horizontal runs are where the rising and falling strokes of a peak merge: their
+    // centre lies between the strokes, on neither.
+    let max_width = (thickness + 2.0).ceil() as usize;
     let mut points = Vec::with_capacity(n + n / 4);
     let mut i = 0;
     while i < n {
@@ -498,7 +500,7 @@ fn centreline_points(
                     k += 1;
                 }
                 if k - start > max_width {
-                    continue; // shallow here: the column centroids already cover it
+                    continue; // shallow, or a peak's merged strokes: see `extremum_points`
                 }
                 let lo = (xa + start).saturating_sub(1);
                 let hi = (xa + k).min(ink.width - 1);
@@ -523,6 +525,7 @@ fn centreline_points(
                 points.push([x, y]);
             }
         }
+        extremum_points(chosen, xa, i, j, ink, weight, thickness, &mut points);
         // Where the rows gave nothing (e.g. a dense zigzag inks whole rows), fall back to the
         // middle of the column's ink, which a straight stroke crosses at the column centre.
         let mut covered = vec![false; j - i];
@@ -545,7 +548,131 @@ fn centreline_points(
         i = j;
     }
     points.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    untangle_vertical_runs(&mut points, thickness);
     points
+}
+
+/// Orders points that share (almost) one x. Where a peak's strokes merge, every pixel row
+/// gives one point at the same x: only the tip is right there, so the rest go. On a truly
+/// vertical stroke the points are kept, ordered in the stroke's direction.
+fn untangle_vertical_runs(points: &mut Vec<[f32; 2]>, thickness: f32) {
+    let mut out: Vec<[f32; 2]> = Vec::with_capacity(points.len());
+    let mut i = 0;
+    while i < points.len() {
+        let mut j = i + 1;
+        while j < points.len() && points[j][0] - points[i][0] < 0.5 {
+            j += 1;
+        }
+        let cluster = &mut points[i..j];
+        let (lo, hi) = cluster
+            .iter()
+            .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p[1]), a.1.max(p[1])));
+        if cluster.len() < 3 || hi - lo <= 2.0 * thickness {
+            out.extend_from_slice(cluster);
+            i = j;
+            continue;
+        }
+        let before = out.last().map(|p| p[1]);
+        let after = points.get(j).map(|p| p[1]);
+        let cluster = &mut points[i..j];
+        let mid = (lo + hi) / 2.0;
+        let side = |v: Option<f32>| v.map(|v| v > mid);
+        match (side(before), side(after)) {
+            // Both neighbours below the cluster's middle: a peak; both above: a trough.
+            (Some(true), Some(true)) => {
+                out.push(*cluster.iter().min_by(|a, b| a[1].total_cmp(&b[1])).unwrap())
+            }
+            (Some(false), Some(false)) => {
+                out.push(*cluster.iter().max_by(|a, b| a[1].total_cmp(&b[1])).unwrap())
+            }
+            (b, _) => {
+                // Monotone: from the side the trace comes from.
+                let descending = b == Some(false);
+                cluster.sort_by(|p, q| {
+                    if descending {
+                        p[1].total_cmp(&q[1])
+                    } else {
+                        q[1].total_cmp(&p[1])
+                    }
+                });
+                let x = cluster.iter().map(|p| p[0]).sum::<f32>() / cluster.len() as f32;
+                let n = cluster.len() as f32;
+                for (k, p) in cluster.iter().enumerate() {
+                    // Spread them across the cluster's width so x stays increasing.
+                    out.push([x - 0.2 + 0.4 * k as f32 / n, p[1]]);
+                }
+            }
+        }
+        i = j;
+    }
+    *points = out;
+}
+
+/// Adds the tips of the peaks and troughs in the steep group `i..j`. A column whose run reaches
+/// further than its neighbours within three columns, which themselves fall back by more than
+/// a stroke, holds a tip; the tip's x is the ink centre of its outermost half stroke of rows.
+#[allow(clippy::too_many_arguments)]
+fn extremum_points(
+    chosen: &[Option<Step>],
+    xa: usize,
+    i: usize,
+    j: usize,
+    ink: &Plane,
+    weight: &impl Fn(f32) -> f32,
+    thickness: f32,
+    points: &mut Vec<[f32; 2]>,
+) {
+    let n = chosen.len();
+    let half = thickness / 2.0;
+    let edge = |k: isize, top: bool| -> Option<f32> {
+        if k < 0 || k as usize >= n {
+            return None;
+        }
+        chosen[k as usize].map(|s| {
+            if top {
+                s.run.top_edge
+            } else {
+                s.run.bottom_edge
+            }
+        })
+    };
+    for top in [true, false] {
+        // Signed so that "further out" is always smaller.
+        let out = |v: f32| if top { v } else { -v };
+        for k in i..j {
+            let k = k as isize;
+            let Some(e) = edge(k, true == top).map(out) else {
+                continue;
+            };
+            let window = (k - 3..=k + 3).filter_map(|m| edge(m, top).map(out).map(|v| (m, v)));
+            let is_tip = window.clone().all(|(m, v)| v > e || (v == e && m >= k));
+            let falls = |m: isize| edge(m, top).map(out).is_some_and(|v| v - e > thickness);
+            if !(is_tip && falls(k - 3) && falls(k + 3)) {
+                continue;
+            }
+            // The tip's rows: from the outer edge inwards by half a stroke.
+            let r_tip = if top { e } else { -e };
+            let (ya, yb) = if top {
+                (r_tip, r_tip + half)
+            } else {
+                (r_tip - half, r_tip)
+            };
+            let (mut m, mut mx) = (0f32, 0f32);
+            let x_lo = (xa + k as usize).saturating_sub(2);
+            let x_hi = (xa + k as usize + 2).min(ink.width - 1);
+            for y in (ya.floor().max(0.0) as usize)..=(yb.ceil() as usize).min(ink.height - 1) {
+                for x in x_lo..=x_hi {
+                    let w = weight(ink.get(x, y));
+                    m += w;
+                    mx += w * x as f32;
+                }
+            }
+            if m > 0.3 {
+                let y = if top { r_tip + half } else { r_tip - half };
+                points.push([mx / m, y]);
+            }
+        }
+    }
 }
 
 /// Median extent of the short runs: the stroke's thickness on flat stretches.

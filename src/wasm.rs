@@ -22,17 +22,17 @@ struct Settings {
     gain: Option<String>,
     /// `auto` or a layout name such as `3x4+II`.
     layout: Option<String>,
-    /// WFDB record name, already made safe by the caller.
-    name: Option<String>,
+    /// The file's stem; the WFDB record is named after it as the CLI names it.
+    stem: Option<String>,
 }
 
 fn js_error(message: impl AsRef<str>) -> JsValue {
     js_sys::Error::new(message.as_ref()).into()
 }
 
-/// Digitizes an encoded image. `settings` is `{speed?, gain?, layout?, name?}` or undefined.
+/// Digitizes an encoded image. `settings` is `{speed?, gain?, layout?, stem?}` or undefined.
 ///
-/// Resolves to `{csv, json, wfdb_header, wfdb_data, digitization}`; rejects with an `Error`
+/// Resolves to `{csv, json, wfdb_name, wfdb_header, wfdb_data, digitization}`; rejects with an `Error`
 /// whose message is the core's user-facing text.
 #[wasm_bindgen]
 pub fn digitize(bytes: &[u8], settings: JsValue) -> Result<JsValue, JsValue> {
@@ -45,7 +45,8 @@ pub fn digitize(bytes: &[u8], settings: JsValue) -> Result<JsValue, JsValue> {
     let options = Options::from_settings(s.speed, s.gain.as_deref(), s.layout.as_deref())
         .map_err(|e| js_error(e.to_string()))?;
     let d = crate::digitize(bytes, &options).map_err(|e| js_error(e.to_string()))?;
-    let wfdb = export::wfdb::to_wfdb(&d, s.name.as_deref().unwrap_or("page"));
+    let wfdb_name = export::wfdb::record_name(s.stem.as_deref().unwrap_or("page"));
+    let wfdb = export::wfdb::to_wfdb(&d, &wfdb_name);
 
     let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     let digitization = d
@@ -55,6 +56,7 @@ pub fn digitize(bytes: &[u8], settings: JsValue) -> Result<JsValue, JsValue> {
     let set = |key: &str, value: JsValue| js_sys::Reflect::set(&out, &key.into(), &value);
     set("csv", export::csv::to_csv(&d).into())?;
     set("json", export::json::to_json(&d).into())?;
+    set("wfdb_name", wfdb_name.into())?;
     set("wfdb_header", wfdb.header.into())?;
     set(
         "wfdb_data",

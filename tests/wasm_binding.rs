@@ -128,13 +128,14 @@ fn settings_reach_the_core_as_the_cli_passes_them() {
     let d = ecg_digitizer::digitize(SAMPLE_PNG, &options).unwrap();
     let r = wasm::digitize(
         SAMPLE_PNG,
-        settings(r#"{"speed":25,"gain":"10","layout":"3x4+II","name":"rec-1"}"#),
+        settings(r#"{"speed":25,"gain":"10","layout":"3x4+II","stem":"rec 1"}"#),
     )
     .unwrap();
     assert_eq!(string(&r, "csv"), export::csv::to_csv(&d));
+    assert_eq!(string(&r, "wfdb_name"), "rec_1");
     assert_eq!(
         string(&r, "wfdb_header"),
-        export::wfdb::to_wfdb(&d, "rec-1").header
+        export::wfdb::to_wfdb(&d, "rec_1").header
     );
     let page = get(&r, "digitization");
     assert_eq!(string(&page, "gain_source"), "user");

@@ -41,11 +41,6 @@ export function fileStem(name) {
   return dot > 0 ? name.slice(0, dot) : name || 'page';
 }
 
-/** WFDB record names allow letters, digits, `_` and `-` only. */
-export function recordName(stem) {
-  return stem.replace(/[^A-Za-z0-9_-]/g, '_');
-}
-
 // ---- the engine ----
 
 digitizer.ready.then(
@@ -62,13 +57,13 @@ function setEngineStatus(text, kind) {
   el.dataset.kind = kind;
 }
 
-/** Settings in the form the CLI takes them (--speed, --gain, --layout) plus the record name. */
+/** Settings in the form the CLI takes them (--speed, --gain, --layout) plus the file stem. */
 function toBridgeSettings(settings, stem) {
   return {
     speed: Number(settings.speed),
     gain: String(settings.gain),
     layout: settings.layout,
-    name: recordName(stem),
+    stem,
   };
 }
 
@@ -472,7 +467,7 @@ function renderDownloads(item) {
     box.append(p);
     return;
   }
-  const rec = recordName(item.stem);
+  const rec = item.result.wfdb_name;
   const link = (text, name, parts, type, hint) => {
     const url = URL.createObjectURL(new Blob(parts, { type }));
     downloadUrls.push(url);
@@ -502,7 +497,7 @@ function renderDownloads(item) {
 /** The four exports of a digitized item, named as the CLI names them. */
 function exportsOf(item, folder = '') {
   const r = item.result;
-  const rec = recordName(item.stem);
+  const rec = item.result.wfdb_name;
   return [
     [`${folder}${item.stem}.csv`, r.csv],
     [`${folder}${item.stem}.json`, r.json],

@@ -5,11 +5,12 @@
  * @property {number} [speed]   paper speed in mm/s
  * @property {string} [gain]    'auto' or mm/mV
  * @property {string} [layout]  'auto', '3x4', '3x4+II', '3x4+V1,II,V5'
- * @property {string} [name]    WFDB record name
+ * @property {string} [stem]    file stem; the WFDB record name is made from it as the CLI does
  *
  * @typedef {object} Result
  * @property {string} csv
  * @property {string} json
+ * @property {string} wfdb_name  the WFDB record name (file names of .hea and .dat)
  * @property {string} wfdb_header
  * @property {Uint8Array} wfdb_data
  * @property {object} digitization  the core's Digitization (see src/page.rs)

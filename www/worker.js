@@ -2,7 +2,7 @@
 //
 // Messages in:  {id, type: 'digitize', bytes: ArrayBuffer, settings, simulatePanic?}
 // Messages out: {type: 'ready'} | {type: 'fatal', error}
-//               {id, ok: true, result: {csv, json, wfdb_header, wfdb_data, digitization}, ms}
+//               {id, ok: true, result: {csv, json, wfdb_name, wfdb_header, wfdb_data, digitization}, ms}
 //               {id, ok: false, error: string, crashed: boolean}
 //
 // A panic inside wasm leaves its memory in an unknown state, so the instance is thrown away

@@ -19,6 +19,25 @@ pub struct WfdbRecord {
     pub data: Vec<u8>,
 }
 
+/// A WFDB record name for a file stem: letters, digits, `_` and `-` only, others become `_`.
+pub fn record_name(stem: &str) -> String {
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "page".to_string()
+    } else {
+        name
+    }
+}
+
 /// Builds the record named `name`, with all twelve leads as signals.
 pub fn to_wfdb(d: &Digitization, name: &str) -> WfdbRecord {
     let leads: Vec<Option<&crate::signal::LeadSignal>> =
@@ -69,6 +88,13 @@ pub fn to_wfdb(d: &Digitization, name: &str) -> WfdbRecord {
 mod tests {
     use super::*;
     use crate::export::tests_support::page;
+
+    #[test]
+    fn record_names_keep_only_safe_characters() {
+        assert_eq!(record_name("dev 002 (copy)"), "dev_002__copy_");
+        assert_eq!(record_name("a-b_c9"), "a-b_c9");
+        assert_eq!(record_name(""), "page");
+    }
 
     #[test]
     fn header_declares_format_16_at_1000_adu_per_mv() {

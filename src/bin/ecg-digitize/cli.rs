@@ -1,4 +1,4 @@
-//! `ecg-digitize`: batch digitization of ECG page images, and scoring against truth.
+//! The command line: batch digitization of ECG page images, and scoring against truth.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ecg_digitizer::eval::{self, Report};
@@ -82,7 +82,7 @@ enum Format {
     Json,
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Eval(args)) => run_eval(&args),
@@ -157,19 +157,6 @@ fn output_names(files: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// WFDB record names allow letters, digits, `_` and `-` only.
-fn record_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Writes via a temporary file and a rename, so a crash never leaves half a file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -193,7 +180,7 @@ fn outputs_for(out_dir: &Path, name: &str, formats: &[Format]) -> Vec<PathBuf> {
             Format::Csv => v.push(out_dir.join(format!("{name}.csv"))),
             Format::Json => v.push(out_dir.join(format!("{name}.json"))),
             Format::Wfdb => {
-                let r = record_name(name);
+                let r = export::wfdb::record_name(name);
                 v.push(out_dir.join(format!("{r}.hea")));
                 v.push(out_dir.join(format!("{r}.dat")));
             }
@@ -227,7 +214,7 @@ fn process(
                 export::json::to_json(&d).as_bytes(),
             )?,
             Format::Wfdb => {
-                let r = record_name(name);
+                let r = export::wfdb::record_name(name);
                 let rec = export::wfdb::to_wfdb(&d, &r);
                 write(out_dir.join(format!("{r}.dat")), &rec.data)?;
                 write(out_dir.join(format!("{r}.hea")), rec.header.as_bytes())?;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the web page needs to build, serve and test; safe to run again.
-#   rustup target wasm32-unknown-unknown, wasm-bindgen-cli (pinned to the wasm-bindgen crate),
-#   npm packages (playwright-core, binaryen's wasm-opt), and Debian's chromium + chromedriver
-#   for the tests. No browser is downloaded: the tests use /usr/bin/chromium.
-# Then: npm run build && npm run serve
+# Installs everything the project needs to build, serve and test; safe to run again, and it
+# skips what is already there:
+#   Debian packages (build tools, Node.js/npm, chromium + chromedriver for the page tests),
+#   Rust with the wasm32-unknown-unknown target, wasm-bindgen-cli pinned to the crate's
+#   wasm-bindgen, npm packages (playwright-core, binaryen's wasm-opt), and the Python `wfdb`
+#   package for the WFDB round-trip test. No browser is downloaded: tests use /usr/bin/chromium.
+# Then: npm run build && npm run serve   (all tests: bash scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,7 @@ command -v node >/dev/null || missing_apt+=(nodejs)
 command -v npm >/dev/null || missing_apt+=(npm)
 [[ -x /usr/bin/chromium ]] || missing_apt+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing_apt+=(chromium-driver)
+command -v python3 >/dev/null || missing_apt+=(python3 python3-pip)
 if ((${#missing_apt[@]})); then
   say "apt-get install ${missing_apt[*]}"
   as_root apt-get update
@@ -56,7 +59,13 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VER
   cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
 fi
 
+if ! python3 -c 'import wfdb' 2>/dev/null; then
+  say "pip install wfdb (for the WFDB round-trip test)"
+  python3 -m pip install --quiet --disable-pip-version-check wfdb ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages wfdb
+fi
+
 say "npm packages"
 if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 
-say "ready: npm run build && npm run serve   (tests: npm test)"
+say "ready: npm run build && npm run serve   (tests: bash scripts/test.sh)"

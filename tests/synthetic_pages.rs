@@ -1,0 +1,137 @@
+//! End to end on pages drawn by the project's own renderer: known signals in, SNR out.
+//! Thresholds sit a few dB under what the pipeline reaches, so a regression fails them.
+
+use ecg_digitizer::eval::{score_page, Table};
+use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions};
+use ecg_digitizer::{digitize_image, Options, StageOptions};
+
+/// Digitizes a rendered page and returns (mean raw SNR dB, aligned dB).
+fn score(opts: RenderOptions, options: &Options) -> (f64, f64) {
+    let ecg = synthetic_ecg(7 + opts.seed, 72.0, 10.0, 500.0);
+    let page = render(&ecg, &opts);
+    let d = digitize_image(&page.image, options, &StageOptions::default())
+        .unwrap_or_else(|e| panic!("digitize failed: {e}"));
+    let pred = Table {
+        leads: ecg_digitizer::Lead::ALL
+            .iter()
+            .map(|&l| {
+                (0..d.n_samples)
+                    .map(|n| d.lead(l).and_then(|s| s.at(n)).map(f64::from))
+                    .collect()
+            })
+            .collect(),
+        fs_hz: d.fs_hz as f64,
+    };
+    let s = score_page(&page.truth, &pred, 0.2);
+    (s.mean_raw_db(), 10.0 * s.aligned_ratio().log10())
+}
+
+fn check(name: &str, opts: RenderOptions, min_raw: f64, min_aligned: f64) {
+    let (raw, aligned) = score(opts, &Options::default());
+    assert!(
+        raw >= min_raw && aligned >= min_aligned,
+        "{name}: raw {raw:.2} dB (min {min_raw}), aligned {aligned:.2} dB (min {min_aligned})"
+    );
+}
+
+#[test]
+fn clean_200_dpi_page_is_read_almost_exactly() {
+    check("clean", RenderOptions::default(), 22.0, 23.0);
+}
+
+#[test]
+fn page_rotated_8_degrees_either_way_is_deskewed() {
+    for deg in [-8.0, 8.0] {
+        let o = RenderOptions {
+            rotation_deg: deg,
+            seed: 1,
+            ..Default::default()
+        };
+        check(&format!("rot {deg}"), o, 16.0, 17.0);
+    }
+}
+
+#[test]
+fn strong_pixel_noise_is_tolerated() {
+    let o = RenderOptions {
+        noise_sigma: 25.0,
+        seed: 2,
+        ..Default::default()
+    };
+    check("noise 25", o, 18.0, 19.0);
+}
+
+#[test]
+fn grey_and_green_and_brown_grids_are_separated_from_the_trace() {
+    for (name, major, minor) in [
+        ("grey", [102, 102, 102], [191, 191, 191]),
+        ("green", [0, 76, 0], [0, 204, 76]),
+        ("brown", [109, 50, 47], [150, 107, 101]),
+    ] {
+        let o = RenderOptions {
+            grid_major_rgb: major,
+            grid_minor_rgb: Some(minor),
+            ink_rgb: [0, 0, 0],
+            seed: 3,
+            ..Default::default()
+        };
+        check(name, o, 15.0, 15.0);
+    }
+}
+
+#[test]
+fn scans_from_100_to_300_dpi_are_scaled_by_the_grid() {
+    for (dpi, min) in [(100.0, 12.0), (150.0, 15.0), (300.0, 18.0)] {
+        let o = RenderOptions {
+            dpi,
+            seed: 4,
+            ..Default::default()
+        };
+        check(&format!("{dpi} dpi"), o, min, min);
+    }
+}
+
+#[test]
+fn page_without_pulse_assumes_10_mm_per_mv() {
+    let o = RenderOptions {
+        pulse: false,
+        seed: 5,
+        ..Default::default()
+    };
+    check("no pulse", o, 15.0, 20.0);
+}
+
+#[test]
+fn pulse_height_sets_the_gain() {
+    for gain in [5.0, 20.0] {
+        let o = RenderOptions {
+            gain_mm_per_mv: gain,
+            seed: 6,
+            ..Default::default()
+        };
+        check(&format!("gain {gain}"), o, 18.0, 18.0);
+    }
+}
+
+#[test]
+fn paper_speed_option_rescales_time() {
+    let o = RenderOptions {
+        speed_mm_per_s: 50.0,
+        duration_s: 5.0,
+        seed: 8,
+        ..Default::default()
+    };
+    let options = Options {
+        speed_mm_per_s: 50.0,
+        ..Options::default()
+    };
+    let ecg = synthetic_ecg(15, 72.0, 5.0, 500.0);
+    let page = render(&ecg, &o);
+    let d = digitize_image(&page.image, &options, &StageOptions::default()).unwrap();
+    // Five seconds of paper at 50 mm/s fill the same width as ten at 25 mm/s.
+    assert!(
+        (d.duration_s() - 5.0).abs() < 0.01,
+        "duration {}",
+        d.duration_s()
+    );
+}
