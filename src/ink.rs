@@ -263,6 +263,8 @@ pub struct Run {
     pub top_edge: f32,
     /// Sub-pixel bottom edge.
     pub bottom_edge: f32,
+    /// Index into [`ColumnRuns::components`] of the connected ink blob this run belongs to.
+    pub component: u32,
 }
 
 impl Run {
@@ -296,6 +298,99 @@ pub struct ColumnRuns {
     pub columns: Vec<Vec<Run>>,
     /// Image height, for bounds.
     pub height: usize,
+    /// Bounding box of every connected ink blob (8-connected), indexed by `Run::component`.
+    pub components: Vec<BlobBox>,
+}
+
+/// A connected ink blob's extent in pixels, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobBox {
+    /// Leftmost column.
+    pub x_min: u32,
+    /// Rightmost column.
+    pub x_max: u32,
+    /// Top row.
+    pub y_min: u32,
+    /// Bottom row.
+    pub y_max: u32,
+}
+
+impl BlobBox {
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.x_max - self.x_min + 1
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.y_max - self.y_min + 1
+    }
+}
+
+/// Labels runs into 8-connected blobs with a union-find over neighbouring columns' runs:
+/// cheaper than labelling pixels, since a page holds far fewer runs than pixels.
+fn label_components(columns: &mut [Vec<Run>]) -> Vec<BlobBox> {
+    let offsets: Vec<usize> = columns
+        .iter()
+        .scan(0usize, |acc, c| {
+            let o = *acc;
+            *acc += c.len();
+            Some(o)
+        })
+        .collect();
+    let total: usize = columns.iter().map(Vec::len).sum();
+    let mut parent: Vec<u32> = (0..total as u32).collect();
+    fn find(parent: &mut [u32], mut i: u32) -> u32 {
+        while parent[i as usize] != i {
+            parent[i as usize] = parent[parent[i as usize] as usize];
+            i = parent[i as usize];
+        }
+        i
+    }
+    for x in 1..columns.len() {
+        let (prev, cur) = (&columns[x - 1], &columns[x]);
+        let mut j = 0;
+        for (i, r) in cur.iter().enumerate() {
+            // Runs touch diagonally too: widen by one row.
+            while j < prev.len() && prev[j].bottom + 1 < r.top {
+                j += 1;
+            }
+            let mut k = j;
+            while k < prev.len() && prev[k].top <= r.bottom + 1 {
+                let (a, b) = (
+                    find(&mut parent, (offsets[x - 1] + k) as u32),
+                    find(&mut parent, (offsets[x] + i) as u32),
+                );
+                if a != b {
+                    parent[a.max(b) as usize] = a.min(b);
+                }
+                k += 1;
+            }
+        }
+    }
+    let mut index = vec![u32::MAX; total];
+    let mut boxes: Vec<BlobBox> = Vec::new();
+    for (x, col) in columns.iter_mut().enumerate() {
+        for (i, r) in col.iter_mut().enumerate() {
+            let root = find(&mut parent, (offsets[x] + i) as u32) as usize;
+            if index[root] == u32::MAX {
+                index[root] = boxes.len() as u32;
+                boxes.push(BlobBox {
+                    x_min: x as u32,
+                    x_max: x as u32,
+                    y_min: r.top,
+                    y_max: r.bottom,
+                });
+            }
+            let b = &mut boxes[index[root] as usize];
+            b.x_min = b.x_min.min(x as u32);
+            b.x_max = b.x_max.max(x as u32);
+            b.y_min = b.y_min.min(r.top);
+            b.y_max = b.y_max.max(r.bottom);
+            r.component = index[root];
+        }
+    }
+    boxes
 }
 
 impl ColumnRuns {
@@ -335,6 +430,7 @@ impl ColumnRuns {
                 centroid: my / m,
                 top_edge,
                 bottom_edge: bottom_edge.max(top_edge),
+                component: 0,
             });
         };
         for y in 0..h {
@@ -357,7 +453,12 @@ impl ColumnRuns {
                 close(&mut columns[x], x, t, b);
             }
         }
-        ColumnRuns { columns, height: h }
+        let components = label_components(&mut columns);
+        ColumnRuns {
+            columns,
+            height: h,
+            components,
+        }
     }
 
     /// Runs of column `x` that overlap rows `lo..=hi`.
@@ -387,5 +488,21 @@ mod run_tests {
         assert_eq!((col[0].top, col[0].bottom), (4, 7));
         assert!((col[1].centroid - (12.0 * 0.5 + 13.0) / 1.5).abs() < 1e-5);
         assert_eq!(col[0].gap_to(&col[1]), 4);
+    }
+
+    #[test]
+    fn diagonal_neighbours_join_one_blob_and_separate_ink_does_not() {
+        let mut p = Plane::new(6, 20, 0.0);
+        // A diagonal stroke through columns 0..3, and a dot far below in column 5.
+        for (x, y) in [(0, 2), (1, 3), (2, 4), (3, 5), (5, 15)] {
+            p.set(x, y, 1.0);
+        }
+        let runs = ColumnRuns::build(&p, 0.5, |v| v);
+        let stroke = runs.columns[0][0].component;
+        assert!((0..4).all(|x| runs.columns[x][0].component == stroke));
+        let dot = runs.columns[5][0].component;
+        assert_ne!(dot, stroke);
+        let b = runs.components[stroke as usize];
+        assert_eq!((b.width(), b.height()), (4, 4));
     }
 }

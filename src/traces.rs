@@ -31,6 +31,13 @@ pub struct TraceOptions {
     pub min_mass: f32,
     /// Widest tall blip, in columns, that is read as another trace crossing a flat stretch.
     pub max_crossing_px: usize,
+    /// Ink blobs smaller than this many mm both ways are print (labels, text), not trace.
+    pub glyph_max_mm: f32,
+    /// Cost per column of following such a blob.
+    pub glyph_cost: f32,
+    /// Reward per pixel of ink a run explains: between two continuous paths, the one that
+    /// accounts for more of the ink (a QRS stroke rather than a label beside it) wins.
+    pub ink_reward_per_px: f32,
 }
 
 impl Default for TraceOptions {
@@ -44,6 +51,9 @@ impl Default for TraceOptions {
             restart_cost: 12.0,
             min_mass: 0.3,
             max_crossing_px: 4,
+            glyph_max_mm: 5.0,
+            glyph_cost: 2.0,
+            ink_reward_per_px: 0.04,
         }
     }
 }
@@ -258,15 +268,26 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
     }
 }
 
-fn masked(row: &Row, x: usize) -> bool {
-    if let Some(p) = row.pulse {
-        if (x as f32) <= p.x_fall + 1.5 {
-            return true;
-        }
+/// Columns the path must not read: the calibration pulse, and separator bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mask {
+    Open,
+    Pulse,
+    Separator,
+}
+
+fn mask(row: &Row, x: usize) -> Mask {
+    if row.pulse.is_some_and(|p| (x as f32) <= p.x_fall + 1.5) {
+        return Mask::Pulse;
     }
-    row.separators
+    if row
+        .separators
         .iter()
         .any(|s| x + 1 >= s.x_from && x <= s.x_to + 1)
+    {
+        return Mask::Separator;
+    }
+    Mask::Open
 }
 
 /// The Viterbi path of one row: the step taken in each column from `xa` to `xb`.
@@ -284,9 +305,25 @@ fn follow_row(
 ) -> Vec<Option<Step>> {
     let n = xb - xa + 1;
     let max_len = ((row.band_bottom - row.band_top) * 0.8) as u32;
-    let unary = |r: &Run| o.row_pull_per_mm * (r.centroid - row.center_y).abs() / px_per_mm_y;
+    // Small blobs off the trace are lead labels and other print: the path may cross them only
+    // when nothing else is there.
+    let glyph_px = o.glyph_max_mm * px_per_mm_y;
+    let unary = |r: &Run| {
+        let b = runs.components[r.component as usize];
+        let glyph = (b.width() as f32) < glyph_px && (b.height() as f32) < glyph_px;
+        o.row_pull_per_mm * (r.centroid - row.center_y).abs() / px_per_mm_y
+            + if glyph { o.glyph_cost } else { 0.0 }
+            - o.ink_reward_per_px * r.mass
+    };
     let bridge = ((o.max_bridge_mm * px_per_mm_y).round() as usize).max(2);
     let mut cols: Vec<Vec<Cand>> = Vec::with_capacity(n);
+    // Separator columns seen up to each column: a path across one enters a new lead, whose
+    // trace owes nothing to the last one's height.
+    let mut separators_before = vec![0usize; n + 1];
+    for i in 0..n {
+        separators_before[i + 1] =
+            separators_before[i] + usize::from(mask(row, xa + i) == Mask::Separator);
+    }
     // Best (cost - missing * column) over columns old enough to restart from.
     let mut restart_best: Option<(f32, usize, usize)> = None;
     for i in 0..n {
@@ -301,7 +338,7 @@ fn follow_row(
             }
         }
         let mut here = Vec::new();
-        if !masked(row, x) {
+        if mask(row, x) == Mask::Open {
             for r in runs.in_band(x, row.band_top, row.band_bottom) {
                 if r.mass < o.min_mass || r.len() > max_len {
                     continue;
@@ -329,11 +366,20 @@ fn follow_row(
                     }
                     for g in 1..=bridge.min(i) {
                         let j = i - g;
+                        let new_lead = separators_before[i] > separators_before[j + 1];
                         for (k, a) in cols[j].iter().enumerate() {
                             let (alo, ahi) = centreline(&a.step.run);
                             let from = if a.step.exit_top { alo } else { ahi };
-                            let entry = from.clamp(lo, hi);
-                            let gap = ((from - entry).abs() - 1.0).max(0.0);
+                            let entry = if new_lead {
+                                fresh.entry
+                            } else {
+                                from.clamp(lo, hi)
+                            };
+                            let gap = if new_lead {
+                                0.0
+                            } else {
+                                ((from - entry).abs() - 1.0).max(0.0)
+                            };
                             let extra = if exit_top { hi - entry } else { entry - lo };
                             let c = a.cost
                                 + o.missing_cost * (g - 1) as f32
@@ -355,16 +401,26 @@ fn follow_row(
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|v| v.abs_diff(x) < 8)
-            && (row.center_y - 1267.0).abs() < 5.0
+            && std::env::var("ECG_DEBUG_ROW")
+                .ok()
+                .and_then(|v| v.parse::<f32>().ok())
+                .is_some_and(|v| (row.center_y - v).abs() < 5.0)
         {
             for c in &here {
                 let b = match c.back {
                     Back::Start => "start".to_string(),
                     Back::From(j, k) => format!("{}:{}", xa + j, k),
                 };
+                let bb = runs.components[c.step.run.component as usize];
                 eprintln!(
-                    "x {x} run {}-{} exit_top {} entry {:.0} cost {:.2} back {b}",
-                    c.step.run.top, c.step.run.bottom, c.step.exit_top, c.step.entry, c.cost
+                    "x {x} run {}-{} blob {}x{} exit_top {} entry {:.0} cost {:.2} back {b}",
+                    c.step.run.top,
+                    c.step.run.bottom,
+                    bb.width(),
+                    bb.height(),
+                    c.step.exit_top,
+                    c.step.entry,
+                    c.cost
                 );
             }
         }
