@@ -277,20 +277,31 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
         }
         1.0
     };
+    // Every other row and column is plenty for medians and a 0.1% tail, at a quarter the cost;
+    // grid lines a pixel wide still get their own rows in the row medians.
     let mut all = [0u64; BINS];
     let mut row_meds = Vec::with_capacity(h);
-    let mut col_hist = vec![[0u32; BINS]; w];
+    let mut col_hist = vec![[0u32; BINS]; w.div_ceil(2)];
+    let mut sampled_rows = 0;
     for y in 0..h {
         let mut hist = [0u32; BINS];
-        for (x, &v) in ink.row(y).iter().enumerate() {
-            let b = bin(v);
-            hist[b] += 1;
-            col_hist[x][b] += 1;
-            all[b] += 1;
+        for &v in ink.row(y).iter().step_by(2) {
+            hist[bin(v)] += 1;
         }
-        row_meds.push(median_of(&hist, w));
+        row_meds.push(median_of(&hist, w.div_ceil(2)));
+        if y % 2 == 0 {
+            sampled_rows += 1;
+            for (x, &v) in ink.row(y).iter().step_by(2).enumerate() {
+                let b = bin(v);
+                col_hist[x][b] += 1;
+                all[b] += 1;
+            }
+        }
     }
-    let col_meds: Vec<f32> = col_hist.iter().map(|hh| median_of(hh, h)).collect();
+    let col_meds: Vec<f32> = col_hist
+        .iter()
+        .map(|hh| median_of(hh, sampled_rows))
+        .collect();
     let high = |mut v: Vec<f32>| {
         v.sort_by(f32::total_cmp);
         v[((v.len() as f32 * 0.98) as usize).min(v.len() - 1)]

@@ -46,61 +46,63 @@ pub fn separate(image: &RgbImage, opts: &InkOptions) -> InkPlanes {
     let mut ink = Plane::new(w, h, 0.0);
     let mut mark = Plane::new(w, h, 0.0);
     let raw = image.as_raw();
-    for y in 0..h {
-        let levels = paper.row_levels(y, w);
-        for x in 0..w {
-            let lv = levels[x];
+    // Reciprocal paper levels per block (0 where there is no page), interpolated bilinearly:
+    // the same horizontal weights serve every row.
+    let inv: Vec<[f32; 3]> = paper
+        .levels
+        .iter()
+        .map(|lv| {
             if lv[0].max(lv[1]).max(lv[2]) < opts.min_paper_level {
-                continue;
+                [0.0; 3]
+            } else {
+                lv.map(|l| 1.0 / (255.0 * l.max(0.02)))
             }
-            let i = (y * w + x) * 3;
+        })
+        .collect();
+    let axis = |i: usize, blocks: usize| {
+        let f = ((i as f32 + 0.5) / paper.block as f32 - 0.5).clamp(0.0, (blocks - 1) as f32);
+        let i0 = f.floor() as usize;
+        (i0, (i0 + 1).min(blocks - 1), f - i0 as f32)
+    };
+    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| axis(x, paper.bw)).collect();
+    let mut row_inv = vec![[0f32; 3]; paper.bw];
+    for y in 0..h {
+        let (y0, y1, ty) = axis(y, paper.bh);
+        for (bx, r) in row_inv.iter_mut().enumerate() {
+            let (a, b) = (inv[y0 * paper.bw + bx], inv[y1 * paper.bw + bx]);
+            *r = [0, 1, 2].map(|c| a[c] * (1.0 - ty) + b[c] * ty);
+        }
+        let pixels = &raw[y * w * 3..(y + 1) * w * 3];
+        let (ink_row, mark_row) = (
+            &mut ink.data[y * w..(y + 1) * w],
+            &mut mark.data[y * w..(y + 1) * w],
+        );
+        for (x, &(x0, x1, tx)) in xs.iter().enumerate() {
+            let (a, b) = (row_inv[x0], row_inv[x1]);
+            if a[0] == 0.0 || b[0] == 0.0 {
+                continue; // no page here (rotation fill, background)
+            }
             let mut hi = 0f32;
             let mut lo = 1f32;
             for c in 0..3 {
-                let n = (raw[i + c] as f32 / 255.0 / lv[c].max(0.02)).min(1.0);
+                let k = a[c] + (b[c] - a[c]) * tx;
+                let n = (pixels[x * 3 + c] as f32 * k).min(1.0);
                 hi = hi.max(n);
                 lo = lo.min(n);
             }
-            ink.data[y * w + x] = 1.0 - hi;
-            mark.data[y * w + x] = 1.0 - lo;
+            ink_row[x] = 1.0 - hi;
+            mark_row[x] = 1.0 - lo;
         }
     }
     InkPlanes { ink, mark }
 }
 
-/// Paper brightness per channel on a coarse block grid, interpolated on demand.
+/// Paper brightness per channel on a coarse block grid.
 struct PaperLevels {
     block: usize,
     bw: usize,
     bh: usize,
     levels: Vec<[f32; 3]>,
-}
-
-impl PaperLevels {
-    /// Bilinearly interpolated paper levels along one image row.
-    fn row_levels(&self, y: usize, w: usize) -> Vec<[f32; 3]> {
-        let fy = ((y as f32 + 0.5) / self.block as f32 - 0.5).clamp(0.0, (self.bh - 1) as f32);
-        let y0 = fy.floor() as usize;
-        let y1 = (y0 + 1).min(self.bh - 1);
-        let ty = fy - y0 as f32;
-        (0..w)
-            .map(|x| {
-                let fx =
-                    ((x as f32 + 0.5) / self.block as f32 - 0.5).clamp(0.0, (self.bw - 1) as f32);
-                let x0 = fx.floor() as usize;
-                let x1 = (x0 + 1).min(self.bw - 1);
-                let tx = fx - x0 as f32;
-                let g = |bx: usize, by: usize| self.levels[by * self.bw + bx];
-                let mut out = [0f32; 3];
-                for (c, o) in out.iter_mut().enumerate() {
-                    let top = g(x0, y0)[c] * (1.0 - tx) + g(x1, y0)[c] * tx;
-                    let bot = g(x0, y1)[c] * (1.0 - tx) + g(x1, y1)[c] * tx;
-                    *o = top * (1.0 - ty) + bot * ty;
-                }
-                out
-            })
-            .collect()
-    }
 }
 
 fn paper_levels(image: &RgbImage, opts: &InkOptions) -> PaperLevels {

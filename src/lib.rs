@@ -97,10 +97,20 @@ pub fn digitize_image(
     options.validate()?;
     let mut warnings = Vec::new();
     let mut timer = stage_timer();
-    let upright = geometry::deskew(image, &stages.geometry);
-    timer("geometry");
-    let planes = ink::separate(&upright.image, &stages.ink);
+    // Ink planes of the page as given; recomputed only if the page must be turned upright.
+    let planes = ink::separate(image, &stages.ink);
     timer("ink");
+    let transform = geometry::estimate(&planes.mark, &stages.geometry);
+    timer("estimate");
+    let planes = if transform.is_identity() {
+        planes
+    } else {
+        drop(planes);
+        let up = geometry::apply(image, &transform);
+        timer("warp");
+        ink::separate(&up, &stages.ink)
+    };
+    timer("geometry");
     let grid = grid::measure(&planes, &stages.grid, &mut warnings);
     timer("grid");
     if grid.levels.trace < 0.25 {
@@ -165,7 +175,7 @@ pub fn digitize_image(
         ));
     }
 
-    let t = upright.transform;
+    let t = transform;
     let to_src = |x: f32, y: f32| {
         let (a, b) = t.to_source(x, y);
         [a, b]
