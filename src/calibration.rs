@@ -136,7 +136,12 @@ pub fn calibrate(
                     source: Source::Pulse,
                 });
             }
-            let mut ys: Vec<f32> = row.separators.iter().map(|s| s.y_center).collect();
+            let mut ys: Vec<f32> = row
+                .separators
+                .iter()
+                .filter(|s| !s.borrowed)
+                .map(|s| s.y_center)
+                .collect();
             if ys.is_empty() {
                 return None;
             }

@@ -92,6 +92,8 @@ pub struct Separator {
     pub x_to: usize,
     /// Vertical centre of the bar.
     pub y_center: f32,
+    /// True when the bar was not seen in this row but at the same boundary in another.
+    pub borrowed: bool,
 }
 
 /// One printed trace row.
@@ -266,6 +268,42 @@ pub fn detect(
             }
             ok
         });
+    }
+    // Bars line up across rows: where one row's bar was missed (a QRS beside it, blur), borrow
+    // the nearest row's bar at that boundary, so the trace search still skips the bar's ink.
+    let found: Vec<(usize, Separator)> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(r, row)| row.separators.iter().map(move |s| (r, *s)))
+        .collect();
+    for (r, row) in rows.iter_mut().enumerate() {
+        let cols = spec.rows[r].len();
+        if cols < 2 {
+            continue;
+        }
+        let col_px = duration_s / cols as f32 * px_per_s;
+        for k in 1..cols {
+            let xb = x0_rows + k as f32 * col_px;
+            let near = |s: &Separator| {
+                ((s.x_from + s.x_to) as f32 / 2.0 - xb).abs()
+                    < opts.separator_slack_mm * px_per_mm_x
+            };
+            if row.separators.iter().any(near) {
+                continue;
+            }
+            if let Some((_, s)) = found
+                .iter()
+                .filter(|(o, s)| *o != r && spec.rows[*o].len() == cols && near(s))
+                .min_by_key(|(o, _)| o.abs_diff(r))
+            {
+                row.separators.push(Separator {
+                    y_center: row.center_y,
+                    borrowed: true,
+                    ..*s
+                });
+            }
+        }
+        row.separators.sort_by_key(|s| s.x_from);
     }
     // Time origin, best cue first: the pulses' rising edges (the falling edge can merge with
     // a steep start of the trace; pulse strokes are not snapped to the pixel grid by renderers,
@@ -662,6 +700,7 @@ fn find_separators(
             x_from: steady[0],
             x_to: *steady.last().unwrap(),
             y_center: (mt + mb) / 2.0,
+            borrowed: false,
         });
     }
     // A separator stands alone; a burst of noise makes many bar-like strokes side by side.

@@ -17,6 +17,7 @@ fn score(image: &str, truth: &str) -> (f64, f64) {
 
 fn check(image: &str, truth: &str, min_raw: f64, min_aligned: f64) {
     let (raw, aligned) = score(image, truth);
+    eprintln!("{image}: raw {raw:.2} dB, aligned {aligned:.2} dB");
     assert!(
         raw >= min_raw && aligned >= min_aligned,
         "{image}: raw {raw:.2} dB (min {min_raw}), aligned {aligned:.2} dB (min {min_aligned})"
@@ -25,20 +26,20 @@ fn check(image: &str, truth: &str, min_raw: f64, min_aligned: f64) {
 
 #[test]
 fn clean_page_matches_its_truth() {
-    check("dev002.png", "dev002.csv", 13.0, 14.0);
+    check("dev002.png", "dev002.csv", 14.0, 16.0);
 }
 
 #[test]
 fn grey_grid_page_matches_its_truth() {
-    check("dev012.png", "dev012.csv", 9.0, 10.0);
+    check("dev012.png", "dev012.csv", 11.5, 12.0);
 }
 
 #[test]
 fn page_without_pulse_matches_its_truth() {
-    check("dev014.png", "dev014.csv", 18.0, 20.0);
+    check("dev014.png", "dev014.csv", 19.0, 22.0);
 }
 
 #[test]
 fn rotated_noisy_jpeg_matches_its_truth() {
-    check("dev028.jpg", "dev028.csv", 10.0, 12.0);
+    check("dev028.jpg", "dev028.csv", 13.5, 15.0);
 }
