@@ -45,6 +45,12 @@ pub enum Error {
         /// Height in pixels.
         height: u32,
     },
+    /// The page is mostly dark ink or noise, unlike any printout.
+    #[error("{percent}% of the image is dark ink or noise: is this an ECG printout?")]
+    TooMuchInk {
+        /// Share of pixels read as ink.
+        percent: u32,
+    },
     /// Grid and trace search found nothing that looks like an ECG.
     #[error("no ECG trace rows found: is this an ECG printout?")]
     NoTraces,

@@ -45,7 +45,7 @@ use calibration::Source;
 use page::{PanelView, RowView};
 
 /// Tuning of every stage; [`Default`] is what the CLI and the web page use.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StageOptions {
     /// Deskew search.
     pub geometry: geometry::GeometryOptions,
@@ -59,6 +59,22 @@ pub struct StageOptions {
     pub calibration: calibration::CalibrationOptions,
     /// Trace path search.
     pub traces: traces::TraceOptions,
+    /// Pages with more of their pixels read as trace ink than this share are refused.
+    pub max_ink_share: f64,
+}
+
+impl Default for StageOptions {
+    fn default() -> Self {
+        StageOptions {
+            geometry: Default::default(),
+            ink: Default::default(),
+            grid: Default::default(),
+            layout: Default::default(),
+            calibration: Default::default(),
+            traces: Default::default(),
+            max_ink_share: 0.12,
+        }
+    }
 }
 
 /// Digitizes an encoded image (PNG, JPEG, BMP, TIFF, WebP, GIF).
@@ -120,6 +136,17 @@ pub fn digitize_image(
         grid.levels.weight(v)
     });
     timer("runs");
+    // Traces, text and pulses cover a few percent of a printout; far more is noise or a photo.
+    let inked: u64 = runs.columns.iter().flatten().map(|r| r.len() as u64).sum();
+    let share = inked as f64 / (image.width() as f64 * image.height() as f64);
+    if std::env::var("ECG_DEBUG").is_ok() {
+        eprintln!("ink share {share:.3} levels {:?}", grid.levels);
+    }
+    if share > stages.max_ink_share {
+        return Err(Error::TooMuchInk {
+            percent: (share * 100.0).round() as u32,
+        });
+    }
     let weight = |v: f32| grid.levels.weight(v);
     let ink_view = ink::InkView {
         plane: &planes.ink,

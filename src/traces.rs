@@ -29,6 +29,8 @@ pub struct TraceOptions {
     pub restart_cost: f32,
     /// Runs lighter than this ink mass (pixels) are noise.
     pub min_mass: f32,
+    /// At most this many runs per column are considered (the heaviest), bounding the search.
+    pub max_candidates: usize,
     /// Widest tall blip, in columns, that is read as another trace crossing a flat stretch.
     pub max_crossing_px: usize,
     /// Ink blobs smaller than this many mm both ways are print (labels, text), not trace.
@@ -50,6 +52,7 @@ impl Default for TraceOptions {
             max_bridge_mm: 2.0,
             restart_cost: 12.0,
             min_mass: 0.3,
+            max_candidates: 12,
             max_crossing_px: 4,
             glyph_max_mm: 5.0,
             glyph_cost: 2.0,
@@ -339,10 +342,17 @@ fn follow_row(
         }
         let mut here = Vec::new();
         if mask(row, x) == Mask::Open {
-            for r in runs.in_band(x, row.band_top, row.band_bottom) {
-                if r.mass < o.min_mass || r.len() > max_len {
-                    continue;
-                }
+            // Bounded work per column whatever the page holds (noise, solid ink): the
+            // heaviest runs are the trace's candidates.
+            let mut cands: Vec<&Run> = runs
+                .in_band(x, row.band_top, row.band_bottom)
+                .filter(|r| r.mass >= o.min_mass && r.len() <= max_len)
+                .collect();
+            if cands.len() > o.max_candidates {
+                cands.sort_by(|a, b| b.mass.total_cmp(&a.mass));
+                cands.truncate(o.max_candidates);
+            }
+            for r in cands {
                 let u = unary(r);
                 let (lo, hi) = centreline(r);
                 for exit_top in [true, false] {
