@@ -554,6 +554,9 @@ fn centreline_points(
             .map(|s| s.run.bottom)
             .max()
             .unwrap_or(0);
+        // Horizontal runs of this row's ink on every pixel row: (row, left edge, right edge,
+        // centroid), edges sub-pixel from the coverage of the end pixels.
+        let mut crossings: Vec<(u32, f32, f32, f32)> = Vec::new();
         for r in top..=bottom {
             let mut k = k0;
             while k < k1 {
@@ -565,31 +568,58 @@ fn centreline_points(
                 while k < k1 && owned(k, r) {
                     k += 1;
                 }
-                if k - start > max_width {
-                    continue; // shallow, or a peak's merged strokes: see `extremum_points`
-                }
                 let lo = (xa + start).saturating_sub(1);
                 let hi = (xa + k).min(ink.width - 1);
+                let w = |x: usize| weight(ink.get(x, r as usize));
                 let (mut m, mut mx) = (0f32, 0f32);
                 for x in lo..=hi {
-                    let v = weight(ink.get(x, r as usize));
-                    m += v;
-                    mx += v * x as f32;
+                    m += w(x);
+                    mx += w(x) * x as f32;
                 }
                 if m < 0.3 {
                     continue;
                 }
-                let x = mx / m;
-                let col = (x.round() as usize).saturating_sub(xa).min(n - 1);
-                let mut y = r as f32;
-                if let Some(s) = chosen[col] {
-                    y = y.clamp(
-                        s.run.top_edge + half,
-                        (s.run.bottom_edge - half).max(s.run.top_edge + half),
-                    );
-                }
-                points.push([x, y]);
+                let (first, last) = (xa + start, xa + k - 1);
+                let left =
+                    first as f32 + 0.5 - (w(first) + if first > lo { w(lo) } else { 0.0 }).min(2.0);
+                let right =
+                    last as f32 - 0.5 + (w(last) + if hi > last { w(hi) } else { 0.0 }).min(2.0);
+                crossings.push((r, left, right.max(left), mx / m));
             }
+        }
+        // A single stroke's horizontal width, from the runs narrow enough to be one stroke.
+        let mut widths: Vec<f32> = crossings
+            .iter()
+            .map(|c| c.2 - c.1)
+            .filter(|&wd| wd <= max_width as f32)
+            .collect();
+        widths.sort_by(f32::total_cmp);
+        let single = widths.get(widths.len() / 2).copied().unwrap_or(thickness);
+        let mut push = |x: f32, r: u32| {
+            let col = (x.round() as usize).saturating_sub(xa).min(n - 1);
+            let mut y = r as f32;
+            if let Some(s) = chosen[col] {
+                y = y.clamp(
+                    s.run.top_edge + half,
+                    (s.run.bottom_edge - half).max(s.run.top_edge + half),
+                );
+            }
+            points.push([x, y]);
+        };
+        for &(r, left, right, centre) in &crossings {
+            let width = right - left;
+            if width <= max_width as f32 {
+                push(centre, r);
+            } else if width <= 2.0 * single + max_width as f32 {
+                // The two strokes of a peak, merged on this row: one stroke's width in from
+                // either edge.
+                let (a, b) = (left + single / 2.0, right - single / 2.0);
+                if a < b {
+                    push(a, r);
+                    push(b, r);
+                }
+            }
+            // Wider: a shallow stretch, which the column centroids cover.
         }
         extremum_points(chosen, xa, i, j, ink, weight, thickness, &mut points);
         // Where the rows gave nothing (e.g. a dense zigzag inks whole rows), fall back to the
