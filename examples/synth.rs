@@ -3,6 +3,7 @@
 //! `ecg-digitize <out-dir> --out-dir <pred> && ecg-digitize eval --truth <out-dir> --pred <pred>`.
 
 use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
+use ecg_digitizer::{LayoutSpec, Lead};
 
 fn main() {
     let out = std::env::args()
@@ -82,6 +83,27 @@ fn main() {
             "gain5",
             RenderOptions {
                 gain_mm_per_mv: 5.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "rhythmV1",
+            RenderOptions {
+                layout: LayoutSpec::standard_3x4(&[Lead::V1]),
+                ..base.clone()
+            },
+        ),
+        (
+            "rhythm3",
+            RenderOptions {
+                layout: LayoutSpec::standard_3x4(&[Lead::V1, Lead::II, Lead::V5]),
+                ..base.clone()
+            },
+        ),
+        (
+            "norhythm",
+            RenderOptions {
+                layout: LayoutSpec::standard_3x4(&[]),
                 ..base.clone()
             },
         ),

@@ -7,7 +7,8 @@
 //! 3. [`ink`] + [`grid`]: paper flattening, trace/grid separation, px per mm
 //! 4. [`layout`]: trace rows, pulses, separators, time origin, lead panels
 //! 5. [`calibration`]: gain (mm/mV) and each row's baseline
-//! 6. [`traces`]: one sub-pixel y per column along each row
+//! 6. [`traces`]: one sub-pixel y per column along each row, then [`rhythm`]: rhythm strips
+//!    named by the short panel they repeat
 //! 7. [`signal`]: millivolts on a common 500 Hz timeline
 //! 8. [`export`]: CSV, WFDB and JSON
 //!
@@ -29,6 +30,7 @@ pub mod options;
 pub mod page;
 pub mod raster;
 pub mod render;
+pub mod rhythm;
 pub mod signal;
 pub mod traces;
 
@@ -59,6 +61,8 @@ pub struct StageOptions {
     pub calibration: calibration::CalibrationOptions,
     /// Trace path search.
     pub traces: traces::TraceOptions,
+    /// Rhythm strip naming.
+    pub rhythm: rhythm::RhythmOptions,
     /// Pages with more of their pixels read as trace ink than this share are refused.
     pub max_ink_share: f64,
 }
@@ -72,6 +76,7 @@ impl Default for StageOptions {
             layout: Default::default(),
             calibration: Default::default(),
             traces: Default::default(),
+            rhythm: Default::default(),
             max_ink_share: 0.12,
         }
     }
@@ -152,7 +157,7 @@ pub fn digitize_image(
         plane: &planes.ink,
         weight: &weight,
     };
-    let layout = layout::detect(
+    let mut layout = layout::detect(
         &runs,
         &ink_view,
         grid.px_per_mm_x,
@@ -180,6 +185,7 @@ pub fn digitize_image(
     );
     drop(planes);
     timer("traces");
+    let namings = rhythm::identify(&mut layout, &traces, &stages.rhythm);
     let signals = signal::convert(&traces, &layout, &cal, grid.px_per_mm_y, options.fs_hz);
 
     if cal.gain_source == Source::Assumed {
@@ -194,12 +200,20 @@ pub fn digitize_image(
                 .to_string(),
         );
     }
-    if layout.detected && layout.rows.len() > 3 {
-        let names: Vec<&str> = layout.spec.rows[3..].iter().map(|r| r[0].name()).collect();
-        warnings.push(format!(
-            "rhythm strip leads ({}) were assumed from the layout, not read from the labels",
-            names.join(", ")
-        ));
+    for n in &namings {
+        if n.changed {
+            warnings.push(format!(
+                "the rhythm strip in row {} repeats lead {} (matched to its short panel)",
+                n.row + 1,
+                n.lead
+            ));
+        } else if n.correlation < stages.rhythm.min_correlation {
+            warnings.push(format!(
+                "the rhythm strip in row {} was assumed to be lead {}: it matches no short panel well",
+                n.row + 1,
+                n.lead
+            ));
+        }
     }
 
     let t = transform;

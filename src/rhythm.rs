@@ -1,0 +1,224 @@
+//! Stage 6b, rhythm: name each rhythm strip by the short panel it repeats.
+//!
+//! A rhythm strip is one lead printed for the whole page, and that lead also appears as a
+//! short panel somewhere above it, at the same seconds and so at the same columns. The strip's
+//! trace over a panel's columns therefore matches that panel's trace, up to a vertical shift;
+//! the best-correlated panel names the strip. This needs no label reading and works whichever
+//! lead the strip shows (II, V1, V5, ...).
+
+use crate::layout::Layout;
+use crate::lead::Lead;
+use crate::traces::RowTrace;
+
+/// Tuning of the matching.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RhythmOptions {
+    /// A strip is renamed only when its best match correlates at least this well.
+    pub min_correlation: f32,
+    /// ... and better than the currently assumed lead's panel by this margin.
+    pub margin: f32,
+}
+
+impl Default for RhythmOptions {
+    fn default() -> Self {
+        RhythmOptions {
+            min_correlation: 0.9,
+            margin: 0.05,
+        }
+    }
+}
+
+/// One rhythm strip's naming decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Naming {
+    /// Row of the strip.
+    pub row: usize,
+    /// The lead the strip was matched to.
+    pub lead: Lead,
+    /// Correlation of the match.
+    pub correlation: f32,
+    /// Whether the match changed the layout's assumption.
+    pub changed: bool,
+}
+
+/// Renames rhythm strips (rows with one panel spanning the page) after the short panel they
+/// repeat, and returns what was decided for each strip.
+pub fn identify(layout: &mut Layout, traces: &[RowTrace], opts: &RhythmOptions) -> Vec<Naming> {
+    let mut out = Vec::new();
+    let strips: Vec<usize> = (0..layout.rows.len())
+        .filter(|&r| layout.panels.iter().filter(|p| p.row == r).count() == 1)
+        .collect();
+    for r in strips {
+        let Some(strip) = traces.get(r) else { continue };
+        let mut scores: Vec<(Lead, f32)> = layout
+            .panels
+            .iter()
+            .filter(|p| !strips_contain(layout, p.row))
+            .filter_map(|p| {
+                let other = traces.get(p.row)?;
+                let (lo, hi) = (layout.x_of(p.t_from_s), layout.x_of(p.t_to_s));
+                correlation(strip, other, lo, hi).map(|c| (p.lead, c))
+            })
+            .collect();
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let Some(&(best, corr)) = scores.first() else {
+            continue;
+        };
+        let Some(panel) = layout.panels.iter_mut().find(|p| p.row == r) else {
+            continue;
+        };
+        let current = scores
+            .iter()
+            .find(|s| s.0 == panel.lead)
+            .map_or(-1.0, |s| s.1);
+        let changed =
+            best != panel.lead && corr >= opts.min_correlation && corr > current + opts.margin;
+        if changed {
+            panel.lead = best;
+            if let Some(row) = layout.spec.rows.get_mut(r) {
+                *row = vec![best];
+            }
+        }
+        out.push(Naming {
+            row: r,
+            lead: panel.lead,
+            correlation: corr,
+            changed,
+        });
+    }
+    if out.iter().any(|n| n.changed) {
+        refresh_name(layout);
+    }
+    out
+}
+
+fn strips_contain(layout: &Layout, row: usize) -> bool {
+    layout.panels.iter().filter(|p| p.row == row).count() == 1
+}
+
+/// Rewrites `3x4+II` style names after renaming strips.
+fn refresh_name(layout: &mut Layout) {
+    if let Some((base, _)) = layout.spec.name.split_once('+') {
+        let strips: Vec<&str> = layout
+            .spec
+            .rows
+            .iter()
+            .filter(|r| r.len() == 1)
+            .map(|r| r[0].name())
+            .collect();
+        layout.spec.name = format!("{base}+{}", strips.join(","));
+    }
+}
+
+/// Pearson correlation of two traces over columns `lo..hi` where both are measured.
+fn correlation(a: &RowTrace, b: &RowTrace, lo: f32, hi: f32) -> Option<f32> {
+    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    for x in (lo.ceil().max(0.0) as usize)..(hi.floor().max(0.0) as usize) {
+        if !(a.has(x) && b.has(x)) {
+            continue;
+        }
+        let (ya, yb) = (a.ys[x - a.x_from] as f64, b.ys[x - b.x_from] as f64);
+        n += 1.0;
+        sa += ya;
+        sb += yb;
+        saa += ya * ya;
+        sbb += yb * yb;
+        sab += ya * yb;
+    }
+    if n < 50.0 {
+        return None;
+    }
+    let va = saa / n - (sa / n).powi(2);
+    let vb = sbb / n - (sb / n).powi(2);
+    if va <= 1e-9 || vb <= 1e-9 {
+        return None;
+    }
+    Some(((sab / n - sa * sb / (n * n)) / (va * vb).sqrt()) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Panel, Row};
+    use crate::options::LayoutSpec;
+
+    fn trace(ys: Vec<f32>) -> RowTrace {
+        RowTrace {
+            x_from: 0,
+            points: ys.iter().enumerate().map(|(i, &y)| [i as f32, y]).collect(),
+            ys,
+            thickness_px: 2.0,
+        }
+    }
+
+    fn row() -> Row {
+        Row {
+            center_y: 0.0,
+            band_top: 0.0,
+            band_bottom: 0.0,
+            x_start: 0.0,
+            x_end: 400.0,
+            pulse: None,
+            separators: vec![],
+        }
+    }
+
+    #[test]
+    fn strip_is_named_after_the_panel_it_repeats() {
+        // Two short rows: [I | V1] and a strip assumed to be II that really repeats V1.
+        let spec = LayoutSpec {
+            name: "test+II".into(),
+            rows: vec![vec![Lead::I, Lead::V1], vec![Lead::II]],
+        };
+        let mut layout = Layout {
+            spec,
+            detected: true,
+            rows: vec![row(), row()],
+            x0: 0.0,
+            px_per_s: 40.0,
+            duration_s: 10.0,
+            panels: vec![
+                Panel {
+                    lead: Lead::I,
+                    row: 0,
+                    t_from_s: 0.0,
+                    t_to_s: 5.0,
+                },
+                Panel {
+                    lead: Lead::V1,
+                    row: 0,
+                    t_from_s: 5.0,
+                    t_to_s: 10.0,
+                },
+                Panel {
+                    lead: Lead::II,
+                    row: 1,
+                    t_from_s: 0.0,
+                    t_to_s: 10.0,
+                },
+            ],
+        };
+        let wave = |x: usize, f: f32| 100.0 + 10.0 * (x as f32 * f).sin();
+        let top: Vec<f32> = (0..400)
+            .map(|x| {
+                if x < 200 {
+                    wave(x, 0.05)
+                } else {
+                    wave(x, 0.13)
+                }
+            })
+            .collect();
+        // The strip is V1's wave throughout, shifted down by 30 px.
+        let strip: Vec<f32> = (0..400).map(|x| wave(x, 0.13) + 30.0).collect();
+        let names = identify(
+            &mut layout,
+            &[trace(top), trace(strip)],
+            &RhythmOptions::default(),
+        );
+        assert_eq!(names.len(), 1);
+        assert_eq!(names[0].lead, Lead::V1);
+        assert!(names[0].changed);
+        assert_eq!(layout.panels[2].lead, Lead::V1);
+        assert_eq!(layout.spec.name, "test+V1");
+    }
+}
