@@ -101,6 +101,20 @@ fn main() {
             },
         ),
         (
+            "6x2",
+            RenderOptions {
+                layout: LayoutSpec::six_by_two(&[Lead::II]),
+                ..base.clone()
+            },
+        ),
+        (
+            "12x1",
+            RenderOptions {
+                layout: LayoutSpec::twelve_by_one(&[]),
+                ..base.clone()
+            },
+        ),
+        (
             "norhythm",
             RenderOptions {
                 layout: LayoutSpec::standard_3x4(&[]),

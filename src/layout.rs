@@ -41,6 +41,11 @@ pub struct LayoutOptions {
     /// Nominal page duration in seconds, used when there are no separators and the longest
     /// row spans within 15% of it.
     pub nominal_duration_s: f32,
+    /// Label reading.
+    pub labels: crate::labels::LabelOptions,
+    /// A label names a panel when it starts within this many mm before, or twice as many
+    /// after, the panel's start.
+    pub label_slack_mm: f32,
     /// Standard width of the 1 mV calibration pulse, in seconds.
     pub pulse_s: f32,
     /// How long after the trace's first sample the pulse's falling edge is drawn, in seconds.
@@ -64,6 +69,8 @@ impl Default for LayoutOptions {
             pulse_foot_reach_mm: 5.0,
             pulse_width_s: (0.08, 0.4),
             nominal_duration_s: 10.0,
+            labels: Default::default(),
+            label_slack_mm: 3.0,
             pulse_s: 0.2,
             pulse_end_lag_s: 0.003,
         }
@@ -122,10 +129,12 @@ pub struct Panel {
     pub lead: Lead,
     /// Index into [`Layout::rows`].
     pub row: usize,
-    /// First second shown.
+    /// First second of the record shown.
     pub t_from_s: f32,
     /// End of the shown interval (exclusive).
     pub t_to_s: f32,
+    /// Where the panel starts on the page, in seconds of paper from the time origin.
+    pub x_from_s: f32,
 }
 
 /// The page's layout.
@@ -148,9 +157,14 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Column of time `t_s`.
+    /// Column of `t_s` seconds of paper after the time origin.
     pub fn x_of(&self, t_s: f32) -> f32 {
         self.x0 + t_s * self.px_per_s
+    }
+
+    /// Column where `panel` draws record time `t_s`.
+    pub fn panel_x(&self, panel: &Panel, t_s: f32) -> f32 {
+        self.x_of(panel.x_from_s + t_s - panel.t_from_s)
     }
 }
 
@@ -230,6 +244,15 @@ pub fn detect(
         return Err(Error::NoTraces);
     }
 
+    // Time origin and page width from where the rows start and end.
+    let mut starts: Vec<f32> = rows.iter().map(|r| r.x_start).collect();
+    let x0_rows = median(&mut starts);
+    let duration_s = page_duration_s(&rows, x0_rows, px_per_s, opts);
+    let reads = crate::labels::read(runs, ink, px_per_mm_y, &opts.labels);
+    let columns: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| row_columns(r, x0_rows, duration_s, px_per_s, px_per_mm_x, opts))
+        .collect();
     let (spec, detected) = match spec {
         Some(s) => {
             if s.rows.len() != rows.len() {
@@ -242,15 +265,21 @@ pub fn detect(
             }
             (s.clone(), false)
         }
-        None => (auto_spec(rows.len())?, true),
+        None => {
+            let geometry = PageGeometry {
+                rows: &rows,
+                columns: &columns,
+                x0: x0_rows,
+                duration_s,
+                px_per_s,
+                px_per_mm_x,
+            };
+            (choose_spec(&geometry, &reads, opts, warnings)?, true)
+        }
     };
     let n = spec.rows.len().min(rows.len());
     rows.truncate(n);
 
-    // Time origin: separators pin column boundaries; row starts are the fallback.
-    let mut starts: Vec<f32> = rows.iter().map(|r| r.x_start).collect();
-    let x0_rows = median(&mut starts);
-    let duration_s = page_duration_s(&rows, x0_rows, px_per_s, opts);
     // Separators count only where the layout puts a column boundary; anything else that looks
     // like a bar (a dense noise burst, a glyph) is the trace's own ink.
     let mut x0_ticks = Vec::new();
@@ -337,11 +366,17 @@ pub fn detect(
     for (r, leads) in spec.rows.iter().enumerate().take(n) {
         let step = duration_s / leads.len() as f32;
         for (c, &lead) in leads.iter().enumerate() {
+            let t_from_s = if spec.same_time_columns {
+                0.0
+            } else {
+                c as f32 * step
+            };
             panels.push(Panel {
                 lead,
                 row: r,
-                t_from_s: c as f32 * step,
-                t_to_s: (c + 1) as f32 * step,
+                t_from_s,
+                t_to_s: t_from_s + step,
+                x_from_s: c as f32 * step,
             });
         }
     }
@@ -370,15 +405,139 @@ fn page_duration_s(rows: &[Row], x0: f32, px_per_s: f32, opts: &LayoutOptions) -
     }
 }
 
-fn auto_spec(rows: usize) -> Result<LayoutSpec, Error> {
-    if rows < 3 {
-        return Err(Error::LayoutNotRecognised(format!(
-            "found {rows} trace row(s), too few for a 12-lead page: choose the layout by hand if this is an ECG"
-        )));
+/// Where the rows are, for choosing a layout.
+struct PageGeometry<'a> {
+    rows: &'a [Row],
+    columns: &'a [Option<usize>],
+    x0: f32,
+    duration_s: f32,
+    px_per_s: f32,
+    px_per_mm_x: f32,
+}
+
+impl PageGeometry<'_> {
+    /// The row a label belongs to: the nearest row centre.
+    fn row_of(&self, y: f32) -> usize {
+        (0..self.rows.len())
+            .min_by(|&a, &b| {
+                (self.rows[a].center_y - y)
+                    .abs()
+                    .total_cmp(&(self.rows[b].center_y - y).abs())
+            })
+            .unwrap_or(0)
     }
-    Ok(LayoutSpec::standard_3x4(&LayoutSpec::default_rhythm_leads(
-        rows - 3,
-    )))
+
+    /// The column whose start a label at `x` marks, in a row of `cols` columns, if it sits
+    /// within `slack_mm` of one.
+    fn column_of(&self, x: f32, cols: usize, slack_mm: f32) -> Option<usize> {
+        let col_px = self.duration_s / cols as f32 * self.px_per_s;
+        let k = ((x - self.x0) / col_px).round();
+        let off = x - self.x0 - k * col_px;
+        (k >= 0.0
+            && (k as usize) < cols
+            && off > -slack_mm * self.px_per_mm_x
+            && off < 2.0 * slack_mm * self.px_per_mm_x)
+            .then_some(k as usize)
+    }
+}
+
+/// Picks the known layout that agrees best with the rows' columns and the printed labels, then
+/// lets confident labels rename panels (printers differ in lead order).
+fn choose_spec(
+    g: &PageGeometry,
+    reads: &[crate::labels::LabelRead],
+    opts: &LayoutOptions,
+    warnings: &mut Vec<String>,
+) -> Result<LayoutSpec, Error> {
+    let candidates = LayoutSpec::candidates(g.rows.len());
+    let score = |spec: &LayoutSpec| -> f32 {
+        let mut s = 0f32;
+        for (r, leads) in spec.rows.iter().enumerate() {
+            match g.columns.get(r).copied().flatten() {
+                Some(c) if c == leads.len() => s += 2.0,
+                Some(_) => s -= 3.0,
+                None if leads.len() == 1 => s += 1.0,
+                None => {}
+            }
+        }
+        for l in reads {
+            let r = g.row_of(l.y_center);
+            let Some(leads) = spec.rows.get(r) else {
+                continue;
+            };
+            if let Some(c) = g.column_of(l.x_left, leads.len(), opts.label_slack_mm) {
+                s += if leads[c] == l.lead { 1.0 } else { -1.0 };
+            }
+        }
+        s
+    };
+    let Some(mut spec) = candidates
+        .into_iter()
+        .max_by(|a, b| score(a).total_cmp(&score(b)))
+    else {
+        return Err(Error::LayoutNotRecognised(format!(
+            "found {} trace rows, which matches no 12-lead layout (3x4, 6x2, 12x1): choose the layout by hand if this is an ECG",
+            g.rows.len()
+        )));
+    };
+    // Labels override the template where they disagree, as long as every lead stays unique.
+    let mut renamed = 0;
+    for l in reads {
+        let r = g.row_of(l.y_center);
+        let cols = spec.rows.get(r).map_or(0, Vec::len);
+        let Some(c) = g.column_of(l.x_left, cols.max(1), opts.label_slack_mm) else {
+            continue;
+        };
+        if cols == 0 || spec.rows[r][c] == l.lead {
+            continue;
+        }
+        let elsewhere = spec.rows.iter().enumerate().any(|(rr, leads)| {
+            leads
+                .iter()
+                .enumerate()
+                .any(|(cc, &x)| x == l.lead && (rr, cc) != (r, c) && leads.len() > 1)
+        });
+        if !elsewhere || cols == 1 {
+            spec.rows[r][c] = l.lead;
+            renamed += 1;
+        }
+    }
+    if renamed > 0 {
+        warnings.push(format!(
+            "{renamed} panel(s) were named from their printed labels"
+        ));
+    }
+    Ok(spec)
+}
+
+/// How many columns a row's separators suggest: 4 when bars stand at quarter points, 2 when
+/// only at the middle, `None` without bars.
+fn row_columns(
+    row: &Row,
+    x0: f32,
+    duration_s: f32,
+    px_per_s: f32,
+    px_per_mm_x: f32,
+    opts: &LayoutOptions,
+) -> Option<usize> {
+    let quarter = duration_s / 4.0 * px_per_s;
+    let mut at = [false; 4];
+    for s in &row.separators {
+        let xc = (s.x_from + s.x_to) as f32 / 2.0;
+        let k = ((xc - x0) / quarter).round();
+        if (1.0..=3.0).contains(&k)
+            && (xc - x0 - k * quarter).abs() < opts.separator_slack_mm * px_per_mm_x
+        {
+            at[k as usize] = true;
+        }
+    }
+    if at[1] || at[3] {
+        Some(4)
+    } else if at[2] {
+        Some(2)
+    } else {
+        None
+    }
 }
 
 fn median(v: &mut [f32]) -> f32 {

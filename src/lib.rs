@@ -24,6 +24,7 @@ pub mod export;
 pub mod geometry;
 pub mod grid;
 pub mod ink;
+pub mod labels;
 pub mod layout;
 pub mod lead;
 pub mod options;
@@ -157,6 +158,19 @@ pub fn digitize_image(
         plane: &planes.ink,
         weight: &weight,
     };
+    if std::env::var("ECG_DEBUG_LABELS").is_ok() {
+        for l in labels::read(
+            &runs,
+            &ink_view,
+            grid.px_per_mm_y,
+            &labels::LabelOptions::default(),
+        ) {
+            eprintln!(
+                "label {} at x {:.0}-{:.0} y {:.0} d {:.3}",
+                l.lead, l.x_left, l.x_right, l.y_center, l.distance
+            );
+        }
+    }
     let mut layout = layout::detect(
         &runs,
         &ink_view,
@@ -236,7 +250,7 @@ pub fn digitize_image(
         .iter()
         .map(|p| {
             let row = &layout.rows[p.row];
-            let (x_lo, x_hi) = (layout.x_of(p.t_from_s), layout.x_of(p.t_to_s));
+            let (x_lo, x_hi) = (layout.panel_x(p, p.t_from_s), layout.panel_x(p, p.t_to_s));
             let trace = &traces[p.row];
             let mut pts = Vec::new();
             let mut direct = 0usize;

@@ -15,32 +15,86 @@ pub enum Gain {
 
 /// Which leads sit where on the page: one entry per printed row, one lead per column.
 ///
-/// Every column in a row spans the same time, so `[[I, aVR, V1, V4]]` is one row of four
-/// 2.5 s panels when the page lasts 10 s, and `[[II]]` is a 10 s rhythm strip.
+/// Every column in a row spans the same time. With `same_time_columns` false (3x4 pages) the
+/// columns show successive seconds, so `[[I, aVR, V1, V4]]` is four 2.5 s panels of a 10 s
+/// page; with it true (6x2 pages) every column shows the same first seconds. A row with one
+/// lead is a rhythm strip over the whole page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayoutSpec {
     /// Short name shown to users, e.g. `3x4+II`.
     pub name: String,
     /// Leads of each row, top to bottom, left to right.
     pub rows: Vec<Vec<Lead>>,
+    /// Whether the columns of a row show the same seconds rather than successive ones.
+    #[serde(default)]
+    pub same_time_columns: bool,
 }
 
+/// The page layouts recognised by name.
+const LAYOUT_NAMES: &str = "3x4, 6x2, 12x1, 6x1-limb, 6x1-chest, optionally followed by +<rhythm leads>, e.g. 3x4+II or 3x4+V1,II,V5";
+
 impl LayoutSpec {
+    fn with_rhythm(
+        base: &str,
+        mut rows: Vec<Vec<Lead>>,
+        rhythm: &[Lead],
+        same_time_columns: bool,
+    ) -> LayoutSpec {
+        rows.extend(rhythm.iter().map(|&l| vec![l]));
+        let mut name = base.to_string();
+        if !rhythm.is_empty() {
+            let names: Vec<&str> = rhythm.iter().map(|l| l.name()).collect();
+            name = format!("{base}+{}", names.join(","));
+        }
+        LayoutSpec {
+            name,
+            rows,
+            same_time_columns,
+        }
+    }
+
     /// The standard 3x4 page, followed by one rhythm strip per lead in `rhythm`.
     pub fn standard_3x4(rhythm: &[Lead]) -> LayoutSpec {
         use Lead::*;
-        let mut rows = vec![
+        let rows = vec![
             vec![I, AVR, V1, V4],
             vec![II, AVL, V2, V5],
             vec![III, AVF, V3, V6],
         ];
-        rows.extend(rhythm.iter().map(|&l| vec![l]));
-        let mut name = "3x4".to_string();
-        if !rhythm.is_empty() {
-            let names: Vec<&str> = rhythm.iter().map(|l| l.name()).collect();
-            name = format!("3x4+{}", names.join(","));
-        }
-        LayoutSpec { name, rows }
+        LayoutSpec::with_rhythm("3x4", rows, rhythm, false)
+    }
+
+    /// Six rows of two columns (limb leads left, chest leads right), both columns showing the
+    /// same seconds, then the rhythm strips.
+    pub fn six_by_two(rhythm: &[Lead]) -> LayoutSpec {
+        use Lead::*;
+        let rows = vec![
+            vec![I, V1],
+            vec![II, V2],
+            vec![III, V3],
+            vec![AVR, V4],
+            vec![AVL, V5],
+            vec![AVF, V6],
+        ];
+        LayoutSpec::with_rhythm("6x2", rows, rhythm, true)
+    }
+
+    /// Twelve rows of one lead each, then the rhythm strips.
+    pub fn twelve_by_one(rhythm: &[Lead]) -> LayoutSpec {
+        let rows = Lead::ALL.iter().map(|&l| vec![l]).collect();
+        LayoutSpec::with_rhythm("12x1", rows, rhythm, false)
+    }
+
+    /// The six limb leads, one per row.
+    pub fn limb_6x1() -> LayoutSpec {
+        let rows = Lead::ALL[..6].iter().map(|&l| vec![l]).collect();
+        LayoutSpec::with_rhythm("6x1-limb", rows, &[], false)
+    }
+
+    /// The six chest leads, one per row.
+    pub fn chest_6x1() -> LayoutSpec {
+        let rows = Lead::ALL[6..].iter().map(|&l| vec![l]).collect();
+        LayoutSpec::with_rhythm("6x1-chest", rows, &[], false)
     }
 
     /// The rhythm strips a 3x4 page most often carries when it has `count` of them.
@@ -54,18 +108,39 @@ impl LayoutSpec {
         }
     }
 
-    /// Parses `3x4`, `3x4+II` or `3x4+V1,II,V5`.
+    /// Every layout the detector tries, for pages with `rows` trace rows.
+    pub fn candidates(rows: usize) -> Vec<LayoutSpec> {
+        let mut out = Vec::new();
+        if (3..=6).contains(&rows) {
+            out.push(LayoutSpec::standard_3x4(&LayoutSpec::default_rhythm_leads(
+                rows - 3,
+            )));
+        }
+        if (6..=7).contains(&rows) {
+            out.push(LayoutSpec::six_by_two(&LayoutSpec::default_rhythm_leads(
+                rows - 6,
+            )));
+        }
+        if rows == 6 {
+            out.push(LayoutSpec::limb_6x1());
+            out.push(LayoutSpec::chest_6x1());
+        }
+        if (12..=13).contains(&rows) {
+            out.push(LayoutSpec::twelve_by_one(
+                &LayoutSpec::default_rhythm_leads(rows - 12),
+            ));
+        }
+        out
+    }
+
+    /// Parses a layout name: `3x4`, `3x4+II`, `3x4+V1,II,V5`, `6x2`, `6x2+II`, `12x1`,
+    /// `6x1-limb`, `6x1-chest`.
     pub fn parse(text: &str) -> Result<LayoutSpec, Error> {
         let text = text.trim();
         let (base, rhythm) = match text.split_once('+') {
             Some((b, r)) => (b, Some(r)),
             None => (text, None),
         };
-        if !base.eq_ignore_ascii_case("3x4") {
-            return Err(Error::InvalidOption(format!(
-                "unknown layout '{text}': expected auto, 3x4 or 3x4+<rhythm leads>, e.g. 3x4+II"
-            )));
-        }
         let mut leads = Vec::new();
         if let Some(r) = rhythm {
             for name in r.split(',') {
@@ -75,7 +150,19 @@ impl LayoutSpec {
                 leads.push(lead);
             }
         }
-        Ok(LayoutSpec::standard_3x4(&leads))
+        let unknown = || {
+            Error::InvalidOption(format!(
+                "unknown layout '{text}': expected auto, {LAYOUT_NAMES}"
+            ))
+        };
+        match base.to_ascii_lowercase().as_str() {
+            "3x4" => Ok(LayoutSpec::standard_3x4(&leads)),
+            "6x2" => Ok(LayoutSpec::six_by_two(&leads)),
+            "12x1" => Ok(LayoutSpec::twelve_by_one(&leads)),
+            "6x1-limb" if leads.is_empty() => Ok(LayoutSpec::limb_6x1()),
+            "6x1-chest" if leads.is_empty() => Ok(LayoutSpec::chest_6x1()),
+            _ => Err(unknown()),
+        }
     }
 }
 
@@ -208,6 +295,14 @@ mod tests {
         assert_eq!(LayoutSpec::parse("3x4").unwrap().rows.len(), 3);
         assert!(LayoutSpec::parse("7x7").is_err());
         assert!(LayoutSpec::parse("3x4+V9").is_err());
+        let six = LayoutSpec::parse("6x2+II").unwrap();
+        assert_eq!(six.rows.len(), 7);
+        assert!(six.same_time_columns);
+        assert_eq!(LayoutSpec::parse("12x1").unwrap().rows.len(), 12);
+        assert_eq!(
+            LayoutSpec::parse("6x1-chest").unwrap().rows[0],
+            vec![Lead::V1]
+        );
     }
 
     #[test]

@@ -400,6 +400,8 @@ pub struct RenderedPanel {
     pub t_to_s: f32,
     /// Page samples shown (those beyond the record's end are not drawn).
     pub samples: Range<usize>,
+    /// Where the panel starts on the page, in seconds of paper after the time origin.
+    pub x_from_s: f32,
 }
 
 /// Where things were drawn, in upright page pixels (before rotation), in this module's pixel
@@ -547,14 +549,21 @@ fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
     for (row, leads) in rows.iter().enumerate() {
         let cols = leads.len();
         for (column, &lead) in leads.iter().enumerate() {
+            // Successive columns tile the timeline; same-time columns (6x2) all show its start.
+            let k = if opts.layout.same_time_columns {
+                0
+            } else {
+                column
+            };
             panels.push(RenderedPanel {
                 lead,
                 row,
                 column,
-                t_from_s: duration * column as f32 / cols as f32,
-                t_to_s: duration * (column + 1) as f32 / cols as f32,
+                t_from_s: duration * k as f32 / cols as f32,
+                t_to_s: duration * (k + 1) as f32 / cols as f32,
                 // Integer bounds, so that columns tile the timeline exactly.
-                samples: (column * n).div_ceil(cols)..((column + 1) * n).div_ceil(cols),
+                samples: (k * n).div_ceil(cols)..((k + 1) * n).div_ceil(cols),
+                x_from_s: duration * column as f32 / cols as f32,
             });
         }
         let bars = if opts.separators {
@@ -583,8 +592,15 @@ fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
 }
 
 /// Upright position of sample `n` of value `mv` in `row`; drawing and truth share it.
-fn sample_point(g: &RenderedGeometry, fs_hz: f32, row: usize, n: usize, mv: f32) -> (f32, f32) {
-    (g.x_of(n as f32 / fs_hz), g.y_of(row, mv))
+fn sample_point(
+    g: &RenderedGeometry,
+    fs_hz: f32,
+    panel: &RenderedPanel,
+    n: usize,
+    mv: f32,
+) -> (f32, f32) {
+    let t = panel.x_from_s + n as f32 / fs_hz - panel.t_from_s;
+    (g.x_of(t), g.y_of(panel.row, mv))
 }
 
 fn points_to_px(pt: f32, dpi: f32) -> f32 {
@@ -604,7 +620,7 @@ fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> P
         let end = panel.samples.end.min(signal.len());
         points.clear();
         points.extend(
-            (panel.samples.start..end).map(|n| sample_point(g, ecg.fs_hz, panel.row, n, signal[n])),
+            (panel.samples.start..end).map(|n| sample_point(g, ecg.fs_hz, panel, n, signal[n])),
         );
         stroke_polyline(&mut ink, &points, line_px);
     }
@@ -889,7 +905,7 @@ fn truth_table(ecg: &SyntheticEcg, g: &RenderedGeometry) -> Table {
         let column = &mut leads[panel.lead.index()];
         for i in panel.samples.start..panel.samples.end.min(signal.len()) {
             let v = signal[i];
-            let (x, y) = sample_point(g, ecg.fs_hz, panel.row, i, v);
+            let (x, y) = sample_point(g, ecg.fs_hz, panel, i, v);
             let (xi, yi) = g.to_image(x, y);
             if v.is_finite() && g.contains(xi, yi) {
                 column[i] = Some(v as f64);

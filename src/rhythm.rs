@@ -56,8 +56,7 @@ pub fn identify(layout: &mut Layout, traces: &[RowTrace], opts: &RhythmOptions) 
             .filter(|p| !strips_contain(layout, p.row))
             .filter_map(|p| {
                 let other = traces.get(p.row)?;
-                let (lo, hi) = (layout.x_of(p.t_from_s), layout.x_of(p.t_to_s));
-                correlation(strip, other, lo, hi).map(|c| (p.lead, c))
+                correlation(layout, strip, other, p).map(|c| (p.lead, c))
             })
             .collect();
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -110,14 +109,28 @@ fn refresh_name(layout: &mut Layout) {
     }
 }
 
-/// Pearson correlation of two traces over columns `lo..hi` where both are measured.
-fn correlation(a: &RowTrace, b: &RowTrace, lo: f32, hi: f32) -> Option<f32> {
+/// Pearson correlation between the strip and a short panel over the panel's seconds, read at
+/// 200 Hz where both traces have ink.
+fn correlation(
+    layout: &Layout,
+    strip: &RowTrace,
+    other: &RowTrace,
+    p: &crate::layout::Panel,
+) -> Option<f32> {
     let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-    for x in (lo.ceil().max(0.0) as usize)..(hi.floor().max(0.0) as usize) {
-        if !(a.has(x) && b.has(x)) {
+    let (lo, hi) = (layout.panel_x(p, p.t_from_s), layout.panel_x(p, p.t_to_s));
+    let steps = ((p.t_to_s - p.t_from_s) * 200.0) as usize;
+    for i in 0..steps {
+        let t = p.t_from_s + i as f32 / 200.0;
+        let (xa, xb) = (layout.x_of(t), layout.panel_x(p, t));
+        if !(strip.has(xa.round() as usize) && other.has(xb.round() as usize)) {
             continue;
         }
-        let (ya, yb) = (a.ys[x - a.x_from] as f64, b.ys[x - b.x_from] as f64);
+        let (Some(ya), Some(yb)) = (strip.y_at(xa, f32::MIN, f32::MAX), other.y_at(xb, lo, hi))
+        else {
+            continue;
+        };
+        let (ya, yb) = (ya as f64, yb as f64);
         n += 1.0;
         sa += ya;
         sb += yb;
@@ -169,6 +182,7 @@ mod tests {
         let spec = LayoutSpec {
             name: "test+II".into(),
             rows: vec![vec![Lead::I, Lead::V1], vec![Lead::II]],
+            same_time_columns: false,
         };
         let mut layout = Layout {
             spec,
@@ -183,18 +197,21 @@ mod tests {
                     row: 0,
                     t_from_s: 0.0,
                     t_to_s: 5.0,
+                    x_from_s: 0.0,
                 },
                 Panel {
                     lead: Lead::V1,
                     row: 0,
                     t_from_s: 5.0,
                     t_to_s: 10.0,
+                    x_from_s: 5.0,
                 },
                 Panel {
                     lead: Lead::II,
                     row: 1,
                     t_from_s: 0.0,
                     t_to_s: 10.0,
+                    x_from_s: 0.0,
                 },
             ],
         };

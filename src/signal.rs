@@ -57,7 +57,8 @@ pub fn convert(
     px_per_mm_y: f32,
     fs_hz: f32,
 ) -> Signals {
-    let n_samples = (layout.duration_s * fs_hz).round() as usize;
+    let end_s = layout.panels.iter().map(|p| p.t_to_s).fold(0f32, f32::max);
+    let n_samples = (end_s * fs_hz).round() as usize;
     let px_per_mv = calibration.gain_mm_per_mv * px_per_mm_y;
     let baselines: Vec<Baseline> = traces
         .iter()
@@ -71,8 +72,8 @@ pub fn convert(
         let Some(trace) = traces.get(panel.row) else {
             continue;
         };
-        let lo = layout.x_of(panel.t_from_s);
-        let hi = layout.x_of(panel.t_to_s) - 1e-3;
+        let lo = layout.panel_x(panel, panel.t_from_s);
+        let hi = layout.panel_x(panel, panel.t_to_s) - 1e-3;
         let first = (panel.t_from_s * fs_hz).ceil() as usize;
         let last = ((panel.t_to_s * fs_hz).ceil() as usize).min(n_samples);
         let known_lo = trace.x_from as f32 - 3.0;
@@ -81,7 +82,7 @@ pub fn convert(
         let mut values = Vec::with_capacity(last.saturating_sub(first));
         let mut direct = 0usize;
         for n in first..last {
-            let x = layout.x_of(n as f32 / fs_hz);
+            let x = layout.panel_x(panel, n as f32 / fs_hz);
             let v = if x < known_lo || x > known_hi {
                 None
             } else {

@@ -43,3 +43,43 @@ fn page_without_pulse_matches_its_truth() {
 fn rotated_noisy_jpeg_matches_its_truth() {
     check("dev028.jpg", "dev028.csv", 13.5, 15.0);
 }
+
+#[test]
+fn printed_lead_labels_are_read_where_the_layout_puts_them() {
+    use ecg_digitizer::{grid, ink, labels, Lead};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let bytes = std::fs::read(dir.join("dev002.png")).unwrap();
+    let image = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    let planes = ink::separate(&image, &ink::InkOptions::default());
+    let g = grid::measure(&planes, &grid::GridOptions::default(), &mut Vec::new());
+    let runs = ink::ColumnRuns::build(&planes.ink, g.levels.threshold, |v| g.levels.weight(v));
+    let weight = |v: f32| g.levels.weight(v);
+    let view = ink::InkView {
+        plane: &planes.ink,
+        weight: &weight,
+    };
+    let reads = labels::read(
+        &runs,
+        &view,
+        g.px_per_mm_y,
+        &labels::LabelOptions::default(),
+    );
+    // Most labels are read, none is misread: each read sits at its panel's start.
+    assert!(reads.len() >= 10, "only {} labels read", reads.len());
+    let expected = [
+        [Lead::I, Lead::AVR, Lead::V1, Lead::V4],
+        [Lead::II, Lead::AVL, Lead::V2, Lead::V5],
+        [Lead::III, Lead::AVF, Lead::V3, Lead::V6],
+    ];
+    for r in &reads {
+        // Panels start every 2.5 s (196.85 px at 200 DPI) after x = 118; rows every 283 px.
+        let col = ((r.x_left - 118.0) / 196.85 / 2.5).round() as usize;
+        let row = ((r.y_center - 750.0) / 283.3).round() as usize;
+        let want = if row < 3 {
+            expected[row][col]
+        } else {
+            Lead::II
+        };
+        assert_eq!(r.lead, want, "label at x {} y {}", r.x_left, r.y_center);
+    }
+}

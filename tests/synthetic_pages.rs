@@ -137,3 +137,34 @@ fn paper_speed_option_rescales_time() {
         d.duration_s()
     );
 }
+
+#[test]
+fn six_by_two_and_twelve_by_one_pages_are_laid_out() {
+    use ecg_digitizer::{LayoutSpec, Lead};
+    for (name, layout, min) in [
+        ("6x2", LayoutSpec::six_by_two(&[Lead::II]), 22.0),
+        ("12x1", LayoutSpec::twelve_by_one(&[]), 18.0),
+    ] {
+        let o = RenderOptions {
+            layout,
+            seed: 9,
+            ..Default::default()
+        };
+        check(name, o, min, min);
+    }
+}
+
+#[test]
+fn v1_rhythm_strip_is_recognised_by_its_short_panel() {
+    use ecg_digitizer::{LayoutSpec, Lead};
+    let o = RenderOptions {
+        layout: LayoutSpec::standard_3x4(&[Lead::V1]),
+        seed: 10,
+        ..Default::default()
+    };
+    let ecg = synthetic_ecg(17, 72.0, 10.0, 500.0);
+    let page = render(&ecg, &o);
+    let d = digitize_image(&page.image, &Options::default(), &StageOptions::default()).unwrap();
+    assert_eq!(d.layout, "3x4+V1");
+    check("rhythm V1", o, 22.0, 22.0);
+}

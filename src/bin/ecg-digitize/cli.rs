@@ -48,7 +48,8 @@ struct RunArgs {
     /// Gain in mm/mV, or `auto` to read it from the calibration pulse.
     #[arg(long, default_value = "auto")]
     gain: String,
-    /// Page layout: `auto`, `3x4`, `3x4+II`, `3x4+V1,II,V5`.
+    /// Page layout: `auto`, `3x4`, `3x4+II`, `3x4+V1,II,V5`, `6x2`, `6x2+II`, `12x1`,
+    /// `6x1-limb`, `6x1-chest`.
     #[arg(long, default_value = "auto")]
     layout: String,
     /// Files processed in parallel (default: all cores).
