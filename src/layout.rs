@@ -46,6 +46,10 @@ pub struct LayoutOptions {
     /// A label names a panel when it starts within this many mm before, or twice as many
     /// after, the panel's start.
     pub label_slack_mm: f32,
+    /// Labels read at least this well (template distance) vote for a layout.
+    pub label_vote_distance: f32,
+    /// Labels read at least this well rename a panel against the layout's order.
+    pub label_rename_distance: f32,
     /// Standard width of the 1 mV calibration pulse, in seconds.
     pub pulse_s: f32,
     /// How long after the trace's first sample the pulse's falling edge is drawn, in seconds.
@@ -71,6 +75,8 @@ impl Default for LayoutOptions {
             nominal_duration_s: 10.0,
             labels: Default::default(),
             label_slack_mm: 3.0,
+            label_vote_distance: 0.2,
+            label_rename_distance: 0.15,
             pulse_s: 0.2,
             pulse_end_lag_s: 0.003,
         }
@@ -251,7 +257,7 @@ pub fn detect(
     let reads = crate::labels::read(runs, ink, px_per_mm_y, &opts.labels);
     let columns: Vec<Option<usize>> = rows
         .iter()
-        .map(|r| row_columns(r, x0_rows, duration_s, px_per_s, px_per_mm_x, opts))
+        .map(|r| row_columns(runs, r, x0_rows, duration_s, px_per_s, px_per_mm_x, opts))
         .collect();
     let (spec, detected) = match spec {
         Some(s) => {
@@ -451,12 +457,17 @@ fn choose_spec(
 ) -> Result<LayoutSpec, Error> {
     let candidates = LayoutSpec::candidates(g.rows.len());
     let score = |spec: &LayoutSpec| -> f32 {
-        let mut s = 0f32;
+        // Prior: how common each layout is among printouts, so that a page without separators
+        // or readable labels gets the usual one.
+        let mut s = match spec.name.split('+').next().unwrap_or("") {
+            "3x4" => 1.0,
+            "6x2" => 0.5,
+            _ => 0.0,
+        };
         for (r, leads) in spec.rows.iter().enumerate() {
             match g.columns.get(r).copied().flatten() {
                 Some(c) if c == leads.len() => s += 2.0,
                 Some(_) => s -= 3.0,
-                None if leads.len() == 1 => s += 1.0,
                 None => {}
             }
         }
@@ -482,7 +493,10 @@ fn choose_spec(
     };
     // Labels override the template where they disagree, as long as every lead stays unique.
     let mut renamed = 0;
-    for l in reads {
+    for l in reads
+        .iter()
+        .filter(|l| l.distance <= opts.label_rename_distance)
+    {
         let r = g.row_of(l.y_center);
         let cols = spec.rows.get(r).map_or(0, Vec::len);
         let Some(c) = g.column_of(l.x_left, cols.max(1), opts.label_slack_mm) else {
@@ -510,9 +524,10 @@ fn choose_spec(
     Ok(spec)
 }
 
-/// How many columns a row's separators suggest: 4 when bars stand at quarter points, 2 when
-/// only at the middle, `None` without bars.
+/// How many columns a row shows: 4 when separator bars or gaps in the ink stand at quarter
+/// points, 2 when only at the middle, `None` without either.
 fn row_columns(
+    runs: &ColumnRuns,
     row: &Row,
     x0: f32,
     duration_s: f32,
@@ -521,14 +536,38 @@ fn row_columns(
     opts: &LayoutOptions,
 ) -> Option<usize> {
     let quarter = duration_s / 4.0 * px_per_s;
+    let slack = opts.separator_slack_mm * px_per_mm_x;
+    let (top, bottom) = (
+        (row.center_y + row.band_top) / 2.0,
+        (row.center_y + row.band_bottom) / 2.0,
+    );
     let mut at = [false; 4];
     for s in &row.separators {
         let xc = (s.x_from + s.x_to) as f32 / 2.0;
         let k = ((xc - x0) / quarter).round();
-        if (1.0..=3.0).contains(&k)
-            && (xc - x0 - k * quarter).abs() < opts.separator_slack_mm * px_per_mm_x
-        {
+        if (1.0..=3.0).contains(&k) && (xc - x0 - k * quarter).abs() < slack {
             at[k as usize] = true;
+        }
+    }
+    // Printers that leave a small gap between panels instead of a bar.
+    for (k, hit) in at.iter_mut().enumerate().skip(1) {
+        let xb = x0 + k as f32 * quarter;
+        let (a, b) = (
+            (xb - slack).max(0.0) as usize,
+            ((xb + slack) as usize).min(runs.columns.len() - 1),
+        );
+        if a >= b || xb > row.x_end {
+            continue;
+        }
+        let empty = (a..=b)
+            .filter(|&x| {
+                !runs.columns[x]
+                    .iter()
+                    .any(|r| r.mass >= 0.8 && r.centroid >= top && r.centroid <= bottom)
+            })
+            .count();
+        if empty >= 2 && empty < b - a {
+            *hit = true;
         }
     }
     if at[1] || at[3] {
