@@ -608,7 +608,7 @@ fn centreline_points(
         };
         for &(r, left, right, centre) in &crossings {
             let width = right - left;
-            if width <= max_width as f32 {
+            if width <= (single + 1.0).min(max_width as f32) {
                 push(centre, r);
             } else if width <= 2.0 * single + max_width as f32 {
                 // The two strokes of a peak, merged on this row: one stroke's width in from
