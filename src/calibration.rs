@@ -20,6 +20,10 @@ pub struct CalibrationOptions {
     pub snap_tolerance: f32,
     /// Gain assumed when the page has no pulse, in mm/mV.
     pub default_gain: f32,
+    /// Paper speeds printers use, in mm/s; the pulse's width snaps to one of them.
+    pub standard_speeds: Vec<f32>,
+    /// Duration of the calibration pulse, in seconds.
+    pub pulse_s: f32,
 }
 
 impl Default for CalibrationOptions {
@@ -28,6 +32,8 @@ impl Default for CalibrationOptions {
             standard_gains: vec![2.5, 5.0, 10.0, 20.0, 40.0],
             snap_tolerance: 0.08,
             default_gain: 10.0,
+            standard_speeds: vec![12.5, 25.0, 50.0, 100.0],
+            pulse_s: 0.2,
         }
     }
 }
@@ -68,6 +74,30 @@ pub struct Calibration {
     pub pulse_heights_mm: Vec<f32>,
     /// Each row's baseline, when the pulse or separators show it.
     pub baselines: Vec<Option<Baseline>>,
+}
+
+/// Paper speed from the calibration pulses' widths (the pulse lasts `pulse_s`), snapped to a
+/// standard speed; `None` without pulses or when the width matches no standard speed.
+pub fn speed_from_pulses(
+    layout: &Layout,
+    px_per_mm_x: f32,
+    opts: &CalibrationOptions,
+) -> Option<f32> {
+    let mut widths: Vec<f32> = layout
+        .rows
+        .iter()
+        .filter_map(|r| r.pulse)
+        .map(|p| (p.x_fall - p.x_rise) / px_per_mm_x)
+        .collect();
+    if widths.is_empty() {
+        return None;
+    }
+    widths.sort_by(f32::total_cmp);
+    let speed = widths[widths.len() / 2] / opts.pulse_s;
+    opts.standard_speeds
+        .iter()
+        .copied()
+        .find(|&s| (speed / s - 1.0).abs() <= opts.snap_tolerance)
 }
 
 /// A measured pulse: the centre of its top stroke and the bottom edge of its feet.

@@ -71,7 +71,7 @@ impl Default for LayoutOptions {
             separator_reach_mm: 4.0,
             separator_slack_mm: 2.0,
             pulse_foot_reach_mm: 5.0,
-            pulse_width_s: (0.08, 0.4),
+            pulse_width_s: (0.08, 0.5),
             nominal_duration_s: 10.0,
             labels: Default::default(),
             label_slack_mm: 3.0,

@@ -66,6 +66,8 @@ pub struct StageOptions {
     pub rhythm: rhythm::RhythmOptions,
     /// Pages with more of their pixels read as trace ink than this share are refused.
     pub max_ink_share: f64,
+    /// Paper speed assumed when neither the user nor a pulse gives it, in mm/s.
+    pub default_speed_mm_per_s: f32,
 }
 
 impl Default for StageOptions {
@@ -79,6 +81,7 @@ impl Default for StageOptions {
             traces: Default::default(),
             rhythm: Default::default(),
             max_ink_share: 0.12,
+            default_speed_mm_per_s: 25.0,
         }
     }
 }
@@ -171,16 +174,42 @@ pub fn digitize_image(
             );
         }
     }
-    let mut layout = layout::detect(
-        &runs,
-        &ink_view,
-        grid.px_per_mm_x,
-        grid.px_per_mm_y,
-        options.speed_mm_per_s,
-        options.layout.as_ref(),
-        &stages.layout,
-        &mut warnings,
-    )?;
+    let detect_layout = |speed: f32, warnings: &mut Vec<String>| {
+        layout::detect(
+            &runs,
+            &ink_view,
+            grid.px_per_mm_x,
+            grid.px_per_mm_y,
+            speed,
+            options.layout.as_ref(),
+            &stages.layout,
+            warnings,
+        )
+    };
+    let mut speed_source = if options.speed_mm_per_s.is_some() {
+        Source::User
+    } else {
+        Source::Assumed
+    };
+    let mut speed = options
+        .speed_mm_per_s
+        .unwrap_or(stages.default_speed_mm_per_s);
+    let mut layout_warnings = Vec::new();
+    let mut layout = detect_layout(speed, &mut layout_warnings)?;
+    if options.speed_mm_per_s.is_none() {
+        // The pulse lasts 0.2 s whatever the speed: its width on paper gives the speed.
+        if let Some(measured) =
+            calibration::speed_from_pulses(&layout, grid.px_per_mm_x, &stages.calibration)
+        {
+            speed_source = Source::Pulse;
+            if measured != speed {
+                speed = measured;
+                layout_warnings.clear();
+                layout = detect_layout(speed, &mut layout_warnings)?;
+            }
+        }
+    }
+    warnings.append(&mut layout_warnings);
     timer("layout");
     let cal = calibration::calibrate(
         &runs,
@@ -292,12 +321,8 @@ pub fn digitize_image(
         grid_found: grid.found,
         gain_mm_per_mv: cal.gain_mm_per_mv,
         gain_source: cal.gain_source,
-        speed_mm_per_s: options.speed_mm_per_s,
-        speed_source: if options.speed_mm_per_s == 25.0 {
-            Source::Assumed
-        } else {
-            Source::User
-        },
+        speed_mm_per_s: speed,
+        speed_source,
         rotation_deg: t.rotation_deg,
         layout: layout.spec.name.clone(),
         layout_detected: layout.detected,

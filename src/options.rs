@@ -190,8 +190,9 @@ impl Default for DecodeLimits {
 /// Everything [`crate::digitize`] can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Options {
-    /// Paper speed in mm/s; printouts almost always use 25.
-    pub speed_mm_per_s: f32,
+    /// Paper speed in mm/s; `None` reads it from the calibration pulse's width (0.2 s), and
+    /// assumes 25 mm/s without a pulse.
+    pub speed_mm_per_s: Option<f32>,
     /// Vertical scale: measured from the calibration pulse, or given.
     pub gain: Gain,
     /// The page layout; `None` detects it.
@@ -208,7 +209,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            speed_mm_per_s: 25.0,
+            speed_mm_per_s: None,
             gain: Gain::Auto,
             layout: None,
             fs_hz: 500.0,
@@ -220,16 +221,24 @@ impl Default for Options {
 
 impl Options {
     /// Options from the user-facing settings shared by the CLI and the web page:
-    /// paper speed in mm/s, gain as `auto` or mm/mV, layout as `auto` or a name such as
-    /// `3x4+II`. `None` keeps the default.
+    /// paper speed as `auto` or mm/s, gain as `auto` or mm/mV, layout as `auto` or a name such
+    /// as `3x4+II`. `None` keeps the default.
     pub fn from_settings(
-        speed_mm_per_s: Option<f32>,
+        speed: Option<&str>,
         gain: Option<&str>,
         layout: Option<&str>,
     ) -> Result<Options, Error> {
         let mut o = Options::default();
-        if let Some(s) = speed_mm_per_s {
-            o.speed_mm_per_s = s;
+        if let Some(s) = speed
+            .map(str::trim)
+            .filter(|s| !s.eq_ignore_ascii_case("auto"))
+        {
+            let v = s.parse::<f32>().map_err(|_| {
+                Error::InvalidOption(format!(
+                    "paper speed must be 'auto' or a number of mm/s, got '{s}'"
+                ))
+            })?;
+            o.speed_mm_per_s = Some(v);
         }
         if let Some(g) = gain
             .map(str::trim)
@@ -254,11 +263,12 @@ impl Options {
 
     /// Checks ranges, so that later stages can trust the numbers.
     pub fn validate(&self) -> Result<(), Error> {
-        if !(self.speed_mm_per_s.is_finite() && (1.0..=1000.0).contains(&self.speed_mm_per_s)) {
-            return Err(Error::InvalidOption(format!(
-                "paper speed {} mm/s is outside 1–1000 mm/s",
-                self.speed_mm_per_s
-            )));
+        if let Some(v) = self.speed_mm_per_s {
+            if !(v.is_finite() && (1.0..=1000.0).contains(&v)) {
+                return Err(Error::InvalidOption(format!(
+                    "paper speed {v} mm/s is outside 1–1000 mm/s"
+                )));
+            }
         }
         if let Gain::MmPerMv(g) = self.gain {
             if !(g.is_finite() && (0.5..=200.0).contains(&g)) {
@@ -307,21 +317,22 @@ mod tests {
 
     #[test]
     fn settings_strings_become_options() {
-        let o = Options::from_settings(Some(50.0), Some("20"), Some("3x4+II")).unwrap();
-        assert_eq!(o.speed_mm_per_s, 50.0);
+        let o = Options::from_settings(Some("50"), Some("20"), Some("3x4+II")).unwrap();
+        assert_eq!(o.speed_mm_per_s, Some(50.0));
         assert_eq!(o.gain, Gain::MmPerMv(20.0));
         assert_eq!(o.layout.unwrap().name, "3x4+II");
-        let d = Options::from_settings(None, Some("auto"), Some("auto")).unwrap();
+        let d = Options::from_settings(Some("auto"), Some("auto"), Some("auto")).unwrap();
         assert_eq!(d, Options::default());
         assert!(Options::from_settings(None, Some("loud"), None).is_err());
-        assert!(Options::from_settings(Some(-1.0), None, None).is_err());
+        assert!(Options::from_settings(Some("-1"), None, None).is_err());
+        assert!(Options::from_settings(Some("fast"), None, None).is_err());
     }
 
     #[test]
     fn out_of_range_options_are_refused() {
         let mut o = Options::default();
         assert!(o.validate().is_ok());
-        o.speed_mm_per_s = 0.0;
+        o.speed_mm_per_s = Some(0.0);
         assert!(o.validate().is_err());
         o = Options {
             gain: Gain::MmPerMv(f32::NAN),

@@ -16,14 +16,22 @@ pub fn start() {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Settings {
-    /// Paper speed in mm/s.
-    speed: Option<f32>,
+    /// Paper speed: `auto` or mm/s, as a string or a number.
+    speed: Option<SpeedSetting>,
     /// `auto` or mm/mV.
     gain: Option<String>,
     /// `auto` or a layout name such as `3x4+II`.
     layout: Option<String>,
     /// The file's stem; the WFDB record is named after it as the CLI names it.
     stem: Option<String>,
+}
+
+/// The page may send the speed as a number or as text (`auto`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SpeedSetting {
+    Number(f32),
+    Text(String),
 }
 
 fn js_error(message: impl AsRef<str>) -> JsValue {
@@ -42,7 +50,11 @@ pub fn digitize(bytes: &[u8], settings: JsValue) -> Result<JsValue, JsValue> {
         serde_wasm_bindgen::from_value(settings)
             .map_err(|e| js_error(format!("invalid settings: {e}")))?
     };
-    let options = Options::from_settings(s.speed, s.gain.as_deref(), s.layout.as_deref())
+    let speed = s.speed.map(|v| match v {
+        SpeedSetting::Number(n) => n.to_string(),
+        SpeedSetting::Text(t) => t,
+    });
+    let options = Options::from_settings(speed.as_deref(), s.gain.as_deref(), s.layout.as_deref())
         .map_err(|e| js_error(e.to_string()))?;
     let d = crate::digitize(bytes, &options).map_err(|e| js_error(e.to_string()))?;
     let wfdb_name = export::wfdb::record_name(s.stem.as_deref().unwrap_or("page"));

@@ -124,7 +124,7 @@ fn paper_speed_option_rescales_time() {
         ..Default::default()
     };
     let options = Options {
-        speed_mm_per_s: 50.0,
+        speed_mm_per_s: Some(50.0),
         ..Options::default()
     };
     let ecg = synthetic_ecg(15, 72.0, 5.0, 500.0);

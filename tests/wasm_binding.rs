@@ -69,7 +69,11 @@ fn bad_settings_reject_with_the_option_parser_message() {
         ),
         (
             r#"{"speed":-1}"#,
-            Options::from_settings(Some(-1.0), None, None),
+            Options::from_settings(Some("-1"), None, None),
+        ),
+        (
+            r#"{"speed":"fast"}"#,
+            Options::from_settings(Some("fast"), None, None),
         ),
         (
             r#"{"layout":"7x7"}"#,
@@ -91,7 +95,7 @@ fn bad_settings_reject_with_the_option_parser_message() {
 
 #[wasm_bindgen_test]
 fn mistyped_settings_are_refused() {
-    let message = error_of(wasm::digitize(SAMPLE_PNG, settings(r#"{"speed":"fast"}"#)));
+    let message = error_of(wasm::digitize(SAMPLE_PNG, settings(r#"{"speed":[25]}"#)));
     assert!(message.starts_with("invalid settings:"), "{message}");
     let message = error_of(wasm::digitize(SAMPLE_PNG, settings(r#"{"layout":3}"#)));
     assert!(message.starts_with("invalid settings:"), "{message}");
@@ -124,7 +128,7 @@ fn sample_page_gives_the_cli_exports_and_a_plain_object_for_drawing() {
 
 #[wasm_bindgen_test]
 fn settings_reach_the_core_as_the_cli_passes_them() {
-    let options = Options::from_settings(Some(25.0), Some("10"), Some("3x4+II")).unwrap();
+    let options = Options::from_settings(Some("25"), Some("10"), Some("3x4+II")).unwrap();
     let d = ecg_digitizer::digitize(SAMPLE_PNG, &options).unwrap();
     let r = wasm::digitize(
         SAMPLE_PNG,

@@ -5,7 +5,7 @@ import { Digitizer, DigitizeError } from './bridge.js';
 import { DOUBTFUL_CONFIDENCE, drawLead, drawOverlay, drawPanelCrop, drawPaper } from './draw.js';
 
 const LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
-const DEFAULT_SETTINGS = Object.freeze({ layout: 'auto', speed: 25, gain: 'auto' });
+const DEFAULT_SETTINGS = Object.freeze({ layout: 'auto', speed: 'auto', gain: 'auto' });
 const SAMPLE = { url: 'samples/dev002.png', name: 'dev002.png' };
 
 const $ = (id) => document.getElementById(id);
@@ -17,7 +17,7 @@ const digitizer = new Digitizer();
  * @property {Blob} file
  * @property {string} name       file name as given
  * @property {string} stem       output base name, as the CLI makes it
- * @property {{layout: string, speed: number, gain: string}} settings
+ * @property {{layout: string, speed: string, gain: string}} settings
  * @property {'waiting'|'working'|'done'|'error'} status
  * @property {object|null} result    the bridge's Result
  * @property {string} error
@@ -60,7 +60,7 @@ function setEngineStatus(text, kind) {
 /** Settings in the form the CLI takes them (--speed, --gain, --layout) plus the file stem. */
 function toBridgeSettings(settings, stem) {
   return {
-    speed: Number(settings.speed),
+    speed: String(settings.speed),
     gain: String(settings.gain),
     layout: settings.layout,
     stem,
@@ -424,7 +424,7 @@ function readOverrides() {
   const speed = $('speed-input').value.trim();
   return {
     layout: $('layout-select').value,
-    speed: speed === '' ? DEFAULT_SETTINGS.speed : Number(speed),
+    speed: speed || DEFAULT_SETTINGS.speed,
     gain: $('gain-input').value.trim() || 'auto',
   };
 }
@@ -596,7 +596,7 @@ window.ecgDigitizer = {
   /**
    * Runs the page's worker path and resolves to exactly the CSV `ecg-digitize` writes.
    * @param {Uint8Array} bytes
-   * @param {{speed?: number, gain?: string, layout?: string}} [options]
+   * @param {{speed?: string|number, gain?: string, layout?: string}} [options]
    */
   async digitizeToCsv(bytes, options = {}) {
     const r = await digitizer.digitize(bytes.slice().buffer, { ...options });

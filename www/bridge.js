@@ -2,7 +2,7 @@
 
 /**
  * @typedef {object} Settings  What the CLI takes as --speed, --gain and --layout.
- * @property {number} [speed]   paper speed in mm/s
+ * @property {string} [speed]   'auto' or mm/s
  * @property {string} [gain]    'auto' or mm/mV
  * @property {string} [layout]  'auto', '3x4', '3x4+II', '3x4+V1,II,V5', '6x2', '6x2+II', '12x1',
  *                              '6x1-limb', '6x1-chest'

@@ -42,9 +42,9 @@ struct RunArgs {
     /// Output formats, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "csv")]
     format: Vec<Format>,
-    /// Paper speed in mm/s.
-    #[arg(long, default_value_t = 25.0)]
-    speed: f32,
+    /// Paper speed in mm/s, or `auto` to read it from the calibration pulse (25 without one).
+    #[arg(long, default_value = "auto")]
+    speed: String,
     /// Gain in mm/mV, or `auto` to read it from the calibration pulse.
     #[arg(long, default_value = "auto")]
     gain: String,
@@ -230,7 +230,7 @@ fn run_batch(args: &RunArgs) -> ExitCode {
         return usage_error("--out-dir is required");
     };
     let options =
-        match Options::from_settings(Some(args.speed), Some(&args.gain), Some(&args.layout)) {
+        match Options::from_settings(Some(&args.speed), Some(&args.gain), Some(&args.layout)) {
             Ok(o) => o,
             Err(e) => return usage_error(&e.to_string()),
         };
