@@ -160,6 +160,8 @@ pub struct Layout {
     pub duration_s: f32,
     /// Every lead panel.
     pub panels: Vec<Panel>,
+    /// Printed lead labels read clearly enough to vote for the layout.
+    pub labels_read: usize,
 }
 
 impl Layout {
@@ -386,7 +388,12 @@ pub fn detect(
             });
         }
     }
+    let labels_read = reads
+        .iter()
+        .filter(|l| l.distance <= opts.label_vote_distance)
+        .count();
     Ok(Layout {
+        labels_read,
         spec,
         detected,
         rows,

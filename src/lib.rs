@@ -120,96 +120,47 @@ pub fn digitize_image(
     stages: &StageOptions,
 ) -> Result<Digitization, Error> {
     options.validate()?;
-    let mut warnings = Vec::new();
     let mut timer = stage_timer();
     // Ink planes of the page as given; recomputed only if the page must be turned upright.
     let planes = ink::separate(image, &stages.ink);
     timer("ink");
     let transform = geometry::estimate(&planes.mark, &stages.geometry);
-    timer("estimate");
     let planes = if transform.is_identity() {
         planes
     } else {
         drop(planes);
-        let up = geometry::apply(image, &transform);
-        timer("warp");
-        ink::separate(&up, &stages.ink)
+        ink::separate(&geometry::apply(image, &transform), &stages.ink)
     };
     timer("geometry");
-    let grid = grid::measure(&planes, &stages.grid, &mut warnings);
-    timer("grid");
-    if grid.levels.trace < 0.25 {
-        return Err(Error::NoTraces);
-    }
-    let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
-        grid.levels.weight(v)
-    });
-    timer("runs");
-    // Traces, text and pulses cover a few percent of a printout; far more is noise or a photo.
-    let inked: u64 = runs.columns.iter().flatten().map(|r| r.len() as u64).sum();
-    let share = inked as f64 / (image.width() as f64 * image.height() as f64);
-    if std::env::var("ECG_DEBUG").is_ok() {
-        eprintln!("ink share {share:.3} levels {:?}", grid.levels);
-    }
-    if share > stages.max_ink_share {
-        return Err(Error::TooMuchInk {
-            percent: (share * 100.0).round() as u32,
-        });
-    }
-    let weight = |v: f32| grid.levels.weight(v);
-    let ink_view = ink::InkView {
-        plane: &planes.ink,
-        weight: &weight,
-    };
-    if std::env::var("ECG_DEBUG_LABELS").is_ok() {
-        for l in labels::read(
-            &runs,
-            &ink_view,
-            grid.px_per_mm_y,
-            &labels::LabelOptions::default(),
-        ) {
-            eprintln!(
-                "label {} at x {:.0}-{:.0} y {:.0} d {:.3}",
-                l.lead, l.x_left, l.x_right, l.y_center, l.distance
-            );
-        }
-    }
-    let detect_layout = |speed: f32, warnings: &mut Vec<String>| {
-        layout::detect(
-            &runs,
-            &ink_view,
-            grid.px_per_mm_x,
-            grid.px_per_mm_y,
-            speed,
-            options.layout.as_ref(),
-            &stages.layout,
-            warnings,
-        )
-    };
-    let mut speed_source = if options.speed_mm_per_s.is_some() {
-        Source::User
-    } else {
-        Source::Assumed
-    };
-    let mut speed = options
-        .speed_mm_per_s
-        .unwrap_or(stages.default_speed_mm_per_s);
-    let mut layout_warnings = Vec::new();
-    let mut layout = detect_layout(speed, &mut layout_warnings)?;
-    if options.speed_mm_per_s.is_none() {
-        // The pulse lasts 0.2 s whatever the speed: its width on paper gives the speed.
-        if let Some(measured) =
-            calibration::speed_from_pulses(&layout, grid.px_per_mm_x, &stages.calibration)
-        {
-            speed_source = Source::Pulse;
-            if measured != speed {
-                speed = measured;
-                layout_warnings.clear();
-                layout = detect_layout(speed, &mut layout_warnings)?;
+    let mut reading = read_page(planes, transform, options, stages);
+    // A page without calibration pulses at its rows' left ends may be upside down: try it
+    // turned over and keep whichever reading shows more pulses and labels.
+    if reading.as_ref().map_or(true, |r| r.pulses() == 0) {
+        let flipped = geometry::PageTransform {
+            rotation_deg: transform.rotation_deg + 180.0,
+            ..transform
+        };
+        let planes = ink::separate(&geometry::apply(image, &flipped), &stages.ink);
+        if let Ok(mut other) = read_page(planes, flipped, options, stages) {
+            if other.evidence() > reading.as_ref().map_or(0, |r| r.evidence()) {
+                other
+                    .warnings
+                    .push("the page was upside down and was turned over".to_string());
+                reading = Ok(other);
             }
         }
     }
-    warnings.append(&mut layout_warnings);
+    let Reading {
+        transform,
+        planes,
+        grid,
+        runs,
+        mut layout,
+        speed,
+        speed_source,
+        mut warnings,
+    } = reading?;
+    let weight = |v: f32| grid.levels.weight(v);
     timer("layout");
     let cal = calibration::calibrate(
         &runs,
@@ -329,6 +280,111 @@ pub fn digitize_image(
         image_size: [image.width(), image.height()],
         rows,
         panels,
+        warnings,
+    })
+}
+
+/// What the page shows once upright: its ink, grid, rows and panels.
+struct Reading {
+    transform: geometry::PageTransform,
+    planes: ink::InkPlanes,
+    grid: grid::Grid,
+    runs: ink::ColumnRuns,
+    layout: layout::Layout,
+    speed: f32,
+    speed_source: Source,
+    warnings: Vec<String>,
+}
+
+impl Reading {
+    /// Rows that start with a calibration pulse.
+    fn pulses(&self) -> usize {
+        self.layout
+            .rows
+            .iter()
+            .filter(|r| r.pulse.is_some())
+            .count()
+    }
+
+    /// How much of an ECG's furniture was found the right way up: pulses weigh more than
+    /// labels, some of which (I, II, III) read the same upside down.
+    fn evidence(&self) -> usize {
+        3 * self.pulses() + self.layout.labels_read
+    }
+}
+
+/// Stages 3 and 4 on an upright page: grid, ink runs, layout (with the paper speed).
+fn read_page(
+    planes: ink::InkPlanes,
+    transform: geometry::PageTransform,
+    options: &Options,
+    stages: &StageOptions,
+) -> Result<Reading, Error> {
+    let mut warnings = Vec::new();
+    let grid = grid::measure(&planes, &stages.grid, &mut warnings);
+    if grid.levels.trace < 0.25 {
+        return Err(Error::NoTraces);
+    }
+    let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
+        grid.levels.weight(v)
+    });
+    // Traces, text and pulses cover a few percent of a printout; far more is noise or a photo.
+    let inked: u64 = runs.columns.iter().flatten().map(|r| r.len() as u64).sum();
+    let share = inked as f64 / (planes.ink.width as f64 * planes.ink.height as f64);
+    if share > stages.max_ink_share {
+        return Err(Error::TooMuchInk {
+            percent: (share * 100.0).round() as u32,
+        });
+    }
+    let weight = |v: f32| grid.levels.weight(v);
+    let ink_view = ink::InkView {
+        plane: &planes.ink,
+        weight: &weight,
+    };
+    let detect_layout = |speed: f32, warnings: &mut Vec<String>| {
+        layout::detect(
+            &runs,
+            &ink_view,
+            grid.px_per_mm_x,
+            grid.px_per_mm_y,
+            speed,
+            options.layout.as_ref(),
+            &stages.layout,
+            warnings,
+        )
+    };
+    let mut speed_source = if options.speed_mm_per_s.is_some() {
+        Source::User
+    } else {
+        Source::Assumed
+    };
+    let mut speed = options
+        .speed_mm_per_s
+        .unwrap_or(stages.default_speed_mm_per_s);
+    let mut layout_warnings = Vec::new();
+    let mut layout = detect_layout(speed, &mut layout_warnings)?;
+    if options.speed_mm_per_s.is_none() {
+        // The pulse lasts 0.2 s whatever the speed: its width on paper gives the speed.
+        if let Some(measured) =
+            calibration::speed_from_pulses(&layout, grid.px_per_mm_x, &stages.calibration)
+        {
+            speed_source = Source::Pulse;
+            if measured != speed {
+                speed = measured;
+                layout_warnings.clear();
+                layout = detect_layout(speed, &mut layout_warnings)?;
+            }
+        }
+    }
+    warnings.append(&mut layout_warnings);
+    Ok(Reading {
+        transform,
+        planes,
+        grid,
+        runs,
+        layout,
+        speed,
+        speed_source,
         warnings,
     })
 }

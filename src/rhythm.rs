@@ -191,6 +191,7 @@ mod tests {
             x0: 0.0,
             px_per_s: 40.0,
             duration_s: 10.0,
+            labels_read: 0,
             panels: vec![
                 Panel {
                     lead: Lead::I,
