@@ -168,3 +168,26 @@ fn v1_rhythm_strip_is_recognised_by_its_short_panel() {
     assert_eq!(d.layout, "3x4+V1");
     check("rhythm V1", o, 22.0, 22.0);
 }
+
+#[test]
+fn upside_down_page_is_turned_over() {
+    let o = RenderOptions {
+        rotation_deg: 180.0,
+        seed: 11,
+        ..Default::default()
+    };
+    check("upside down", o.clone(), 22.0, 22.0);
+    let ecg = synthetic_ecg(18, 72.0, 10.0, 500.0);
+    let d = digitize_image(
+        &render(&ecg, &o).image,
+        &Options::default(),
+        &StageOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        (d.rotation_deg - 180.0).abs() < 0.5,
+        "rotation {}",
+        d.rotation_deg
+    );
+    assert!(d.warnings.iter().any(|w| w.contains("upside down")));
+}
