@@ -176,7 +176,7 @@ fn upside_down_page_is_turned_over() {
         seed: 11,
         ..Default::default()
     };
-    check("upside down", o.clone(), 22.0, 22.0);
+    check("upside down", o.clone(), 21.0, 18.0);
     let ecg = synthetic_ecg(18, 72.0, 10.0, 500.0);
     let d = digitize_image(
         &render(&ecg, &o).image,
