@@ -160,7 +160,7 @@ pub struct Layout {
     pub duration_s: f32,
     /// Every lead panel.
     pub panels: Vec<Panel>,
-    /// Printed lead labels read clearly enough to vote for the layout.
+    /// Printed lead labels read clearly, each naming the panel it stands at.
     pub labels_read: usize,
 }
 
@@ -388,9 +388,26 @@ pub fn detect(
             });
         }
     }
+    // Labels that name the panel they stand at: evidence that the page reads this way up.
+    let geometry = PageGeometry {
+        rows: &rows,
+        columns: &[],
+        x0,
+        duration_s,
+        px_per_s,
+        px_per_mm_x,
+    };
     let labels_read = reads
         .iter()
         .filter(|l| l.distance <= opts.label_vote_distance)
+        .filter(|l| {
+            let r = geometry.row_of(l.y_center);
+            spec.rows.get(r).is_some_and(|leads| {
+                geometry
+                    .column_of(l.x_left, leads.len(), opts.label_slack_mm)
+                    .is_some_and(|c| leads[c] == l.lead)
+            })
+        })
         .count();
     Ok(Layout {
         labels_read,

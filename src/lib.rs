@@ -142,7 +142,12 @@ pub fn digitize_image(
         };
         let planes = ink::separate(&geometry::apply(image, &flipped), &stages.ink);
         if let Ok(mut other) = read_page(planes, flipped, options, stages) {
-            if other.evidence() > reading.as_ref().map_or(0, |r| r.evidence()) {
+            // Clearly better only: pulses on most rows (printers put one on every row), or
+            // three more labels read.
+            let before = reading.as_ref().map_or(0, |r| r.layout.labels_read);
+            let clear = (other.pulses() >= 2 && 2 * other.pulses() >= other.layout.rows.len())
+                || other.layout.labels_read >= before + 3;
+            if clear && other.evidence() > reading.as_ref().map_or(0, |r| r.evidence()) {
                 other
                     .warnings
                     .push("the page was upside down and was turned over".to_string());
