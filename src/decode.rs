@@ -398,7 +398,6 @@ fn downscale_area(img: &DynamicImage, nw: u32, nh: u32) -> RgbImage {
     while out_y < nh {
         finish_row(&mut acc, &mut spill, &mut out_y);
     }
-    drop(finish_row);
     out
 }
 
