@@ -733,6 +733,28 @@ mod tests {
     }
 
     #[test]
+    fn memory_limit_hit_before_the_size_is_known_says_so() {
+        // A 300×300 PNG with 2 MB of text in front of its pixels: the PNG decoder's own
+        // allocation limit stops it while reading the header chunks.
+        let png = png_bytes(300, 300);
+        let text = [b"Comment\0".as_slice(), &vec![b'x'; 2 << 20]].concat();
+        let mut chunk = (text.len() as u32).to_be_bytes().to_vec();
+        chunk.extend_from_slice(b"tEXt");
+        chunk.extend_from_slice(&text);
+        chunk.extend_from_slice(&[0; 4]); // CRC: not checked before the limit is
+        let bytes = [&png[..33], &chunk, &png[33..]].concat();
+        let limits = DecodeLimits {
+            max_alloc_bytes: 1 << 20,
+            ..DecodeLimits::default()
+        };
+        let err = decode(&bytes, &limits, 4000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the PNG image is too large to decode within the limit of 1 MiB of decoded memory"
+        );
+    }
+
+    #[test]
     fn decoded_memory_is_checked_before_allocation() {
         let limits = DecodeLimits {
             max_alloc_bytes: 100_000,
