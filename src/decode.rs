@@ -56,6 +56,7 @@ pub fn decode(
     if bytes.is_empty() {
         return Err(Error::Empty);
     }
+    check_file_size(bytes.len() as u64, limits)?;
     if let Some((format, hint)) = refused_format(bytes) {
         return Err(Error::UnsupportedFormat {
             format: format.into(),
@@ -143,6 +144,20 @@ fn image_limits(limits: &DecodeLimits) -> image::Limits {
     l.max_image_height = None;
     l.max_alloc = Some(limits.max_alloc_bytes);
     l
+}
+
+/// Refuses files larger than the decoded-memory limit: holding one in memory already costs
+/// that much, and one page never needs it (a multi-page TIFF that large should be split).
+/// Callers that read from disk can check the file's length before reading it.
+pub fn check_file_size(len_bytes: u64, limits: &DecodeLimits) -> Result<(), Error> {
+    const MIB: u64 = 1024 * 1024;
+    if len_bytes > limits.max_alloc_bytes {
+        return Err(Error::FileTooLarge {
+            mib: len_bytes.div_ceil(MIB),
+            limit_mib: limits.max_alloc_bytes.div_ceil(MIB),
+        });
+    }
+    Ok(())
 }
 
 fn check_size(w: u32, h: u32, limits: &DecodeLimits) -> Result<(), Error> {
@@ -733,24 +748,22 @@ mod tests {
     }
 
     #[test]
-    fn memory_limit_hit_before_the_size_is_known_says_so() {
-        // A 300×300 PNG with 2 MB of text in front of its pixels: the PNG decoder's own
-        // allocation limit stops it while reading the header chunks.
-        let png = png_bytes(300, 300);
-        let text = [b"Comment\0".as_slice(), &vec![b'x'; 2 << 20]].concat();
-        let mut chunk = (text.len() as u32).to_be_bytes().to_vec();
-        chunk.extend_from_slice(b"tEXt");
-        chunk.extend_from_slice(&text);
-        chunk.extend_from_slice(&[0; 4]); // CRC: not checked before the limit is
-        let bytes = [&png[..33], &chunk, &png[33..]].concat();
-        let limits = DecodeLimits {
-            max_alloc_bytes: 1 << 20,
-            ..DecodeLimits::default()
+    fn decoder_limit_errors_name_the_size_or_say_it_is_unknown() {
+        // The decoders' own limits rarely fire first (the file-size and header checks do),
+        // but when one does, the message must not invent a size.
+        let limit_error = || {
+            image::ImageError::Limits(image::error::LimitError::from_kind(
+                image::error::LimitErrorKind::InsufficientMemory,
+            ))
         };
-        let err = decode(&bytes, &limits, 4000).unwrap_err();
+        let limits = DecodeLimits::default();
         assert_eq!(
-            err.to_string(),
-            "the PNG image is too large to decode within the limit of 1 MiB of decoded memory"
+            classify(limit_error(), "TIFF", None, &limits).to_string(),
+            "the TIFF image is too large to decode within the limit of 1024 MiB of decoded memory"
+        );
+        assert_eq!(
+            classify(limit_error(), "TIFF", Some((9000, 9000)), &limits).to_string(),
+            "the image is 9000×9000 px, above the limit of 1024 MiB of decoded memory"
         );
     }
 
@@ -775,6 +788,20 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("0×0"), "{err}");
+    }
+
+    #[test]
+    fn files_larger_than_the_memory_limit_are_refused_unread() {
+        let limits = DecodeLimits {
+            max_alloc_bytes: 4 << 20,
+            ..DecodeLimits::default()
+        };
+        let bytes = [png_bytes(300, 300), vec![0; 5 << 20]].concat();
+        assert_eq!(
+            decode(&bytes, &limits, 4000).unwrap_err().to_string(),
+            "the file is 6 MiB, above the limit of 4 MiB"
+        );
+        assert!(check_file_size(4 << 20, &limits).is_ok());
     }
 
     #[test]

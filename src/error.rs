@@ -37,6 +37,14 @@ pub enum Error {
         /// The limit that was hit, in words.
         limit: String,
     },
+    /// The file itself is larger than anything the decoder would accept.
+    #[error("the file is {mib} MiB, above the limit of {limit_mib} MiB")]
+    FileTooLarge {
+        /// File size in MiB, rounded up.
+        mib: u64,
+        /// The largest accepted file, in MiB.
+        limit_mib: u64,
+    },
     /// The decoder hit the memory limit before the image's size was known.
     #[error("the {format} image is too large to decode within the limit of {limit}")]
     TooLargeToDecode {
