@@ -97,6 +97,7 @@ pub fn decode(
         .map_err(|e| classify(e, format_name, Some((w, h)), limits))?;
     // The raster, not the header, is what gets indexed from here on.
     let (w, h) = (img.width(), img.height());
+    check_size(w, h, limits)?;
     let working = working_size(w, h, max_working_side_px)?;
 
     let mut scale = 1.0;
@@ -105,7 +106,7 @@ pub fn decode(
             scale = nw.max(nh) as f32 / w.max(h) as f32;
             downscale_area(&img, nw, nh)
         }
-        _ => flatten_alpha(img),
+        None => flatten_alpha(img),
     };
     let mut original_size = (w, h);
     // Turning the small working page is cheaper than turning the stored one, and equivalent.
