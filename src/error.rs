@@ -37,6 +37,38 @@ pub enum Error {
         /// The limit that was hit, in words.
         limit: String,
     },
+    /// The file itself is larger than anything the decoder would accept.
+    #[error("the file is {mib} MiB, above the limit of {limit_mib} MiB")]
+    FileTooLarge {
+        /// File size in MiB, rounded up.
+        mib: u64,
+        /// The largest accepted file, in MiB.
+        limit_mib: u64,
+    },
+    /// The decoder hit the memory limit before the image's size was known.
+    #[error("the {format} image is too large to decode within the limit of {limit}")]
+    TooLargeToDecode {
+        /// Name of the detected format.
+        format: String,
+        /// The limit that was hit, in words.
+        limit: String,
+    },
+    /// The image is so long and narrow that its short side vanishes at working resolution.
+    #[error("the image is {width}×{height} px: too long and narrow to hold an ECG page")]
+    TooNarrow {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// A supported format, but this file uses a variant of it the decoder cannot read.
+    #[error("this {format} file uses a feature the decoder cannot read ({feature}): convert it to PNG or JPEG")]
+    UnsupportedFeature {
+        /// Name of the detected format.
+        format: String,
+        /// The decoder's description of the feature.
+        feature: String,
+    },
     /// The image is too small to hold a readable ECG.
     #[error("the image is {width}×{height} px: too small to hold an ECG")]
     TooSmall {
