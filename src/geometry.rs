@@ -233,7 +233,7 @@ fn profile_points(mark: &Plane, max_points: usize) -> Vec<(f32, f32, f32)> {
     for y in 0..mark.height {
         for (x, &v) in mark.row(y).iter().enumerate() {
             if v > 0.2 {
-                if k % stride == 0 {
+                if k.is_multiple_of(stride) {
                     out.push((x as f32, y as f32, v));
                 }
                 k += 1;

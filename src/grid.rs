@@ -71,14 +71,13 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String
     let (w, h) = (planes.mark.width, planes.mark.height);
     let mut cols = vec![0f32; w];
     let mut rows = vec![0f32; h];
-    for y in 0..h {
-        let row = planes.mark.row(y);
+    for (y, total) in rows.iter_mut().enumerate() {
         let mut s = 0f32;
-        for (c, &v) in cols.iter_mut().zip(row) {
+        for (c, &v) in cols.iter_mut().zip(planes.mark.row(y)) {
             *c += v;
             s += v;
         }
-        rows[y] = s;
+        *total = s;
     }
     let px = period_5mm(&cols, opts);
     let py = period_5mm(&rows, opts);
