@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ecg_digitizer::eval::{self, Report};
-use ecg_digitizer::{digitize, export, Lead, Options};
+use ecg_digitizer::{digitize, export, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -360,50 +360,79 @@ fn run_eval(args: &EvalArgs) -> ExitCode {
     if report.pages.is_empty() {
         return usage_error(&format!("no truth CSVs in {}", args.truth.display()));
     }
+    // A closed pipe (`| head`) is the reader's choice, not an error.
+    match print_report(
+        &mut std::io::stdout().lock(),
+        &report,
+        missing,
+        groups.is_some(),
+        args.pages,
+    ) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: writing the report: {e}");
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// Prints the evaluation tables.
+fn print_report(
+    w: &mut impl std::io::Write,
+    report: &eval::Report,
+    missing: usize,
+    by_group: bool,
+    pages: bool,
+) -> std::io::Result<()> {
     let all = report.overall();
-    println!("pages: {}  (missing predictions: {missing})", all.pages);
-    println!(
+    writeln!(w, "pages: {}  (missing predictions: {missing})", all.pages)?;
+    writeln!(
+        w,
         "mean raw SNR (PhysioNet 2024):       {:7.2} dB",
         all.mean_raw_db
-    );
-    println!(
+    )?;
+    writeln!(
+        w,
         "aligned score (±0.2 s, offset, cap): {:7.2} dB   worst page {:6.2} dB",
         all.aligned_db, all.worst_aligned_db
-    );
-    println!();
-    println!("{:<8} {:>9} {:>11}", "lead", "raw dB", "aligned dB");
+    )?;
+    writeln!(w)?;
+    writeln!(w, "{:<8} {:>9} {:>11}", "lead", "raw dB", "aligned dB")?;
     for (lead, raw, al) in report.by_lead() {
-        println!("{:<8} {:>9.2} {:>11.2}", lead.name(), raw, al);
+        writeln!(w, "{:<8} {:>9.2} {:>11.2}", lead.name(), raw, al)?;
     }
-    if groups.is_some() {
-        println!();
-        println!(
+    if by_group {
+        writeln!(w)?;
+        writeln!(
+            w,
             "{:<20} {:>5} {:>9} {:>11} {:>10}",
             "recipe", "pages", "raw dB", "aligned dB", "worst dB"
-        );
+        )?;
         for (g, a) in report.by_group() {
-            println!(
+            writeln!(
+                w,
                 "{:<20} {:>5} {:>9.2} {:>11.2} {:>10.2}",
                 g, a.pages, a.mean_raw_db, a.aligned_db, a.worst_aligned_db
-            );
+            )?;
         }
     }
-    if args.pages {
-        println!();
-        println!(
+    if pages {
+        writeln!(w)?;
+        writeln!(
+            w,
             "{:<12} {:<20} {:>9} {:>11}",
             "page", "recipe", "raw dB", "aligned dB"
-        );
+        )?;
         for (id, g, s) in &report.pages {
-            println!(
+            writeln!(
+                w,
                 "{:<12} {:<20} {:>9.2} {:>11.2}",
                 id,
                 g.as_deref().unwrap_or("-"),
                 s.mean_raw_db(),
                 10.0 * s.aligned_ratio().log10()
-            );
+            )?;
         }
     }
-    let _ = Lead::ALL;
-    ExitCode::SUCCESS
+    Ok(())
 }
