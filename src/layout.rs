@@ -105,6 +105,10 @@ pub struct Separator {
     pub x_to: usize,
     /// Vertical centre of the bar.
     pub y_center: f32,
+    /// Top end of the bar (upright pixels).
+    pub y_top: f32,
+    /// Bottom end of the bar.
+    pub y_bottom: f32,
     /// True when the bar was not seen in this row but at the same boundary in another.
     pub borrowed: bool,
 }
@@ -313,6 +317,7 @@ pub fn detect(
         .enumerate()
         .flat_map(|(r, row)| row.separators.iter().map(move |s| (r, *s)))
         .collect();
+    let rows_centre: Vec<f32> = rows.iter().map(|r| r.center_y).collect();
     for (r, row) in rows.iter_mut().enumerate() {
         let cols = spec.rows[r].len();
         if cols < 2 {
@@ -328,19 +333,50 @@ pub fn detect(
             if row.separators.iter().any(near) {
                 continue;
             }
-            if let Some((_, s)) = found
+            if let Some((o, s)) = found
                 .iter()
                 .filter(|(o, s)| *o != r && spec.rows[*o].len() == cols && near(s))
                 .min_by_key(|(o, _)| o.abs_diff(r))
             {
+                // Bars sit at the same height relative to their rows.
+                let shift = row.center_y - rows_centre[*o];
                 row.separators.push(Separator {
                     y_center: row.center_y,
+                    y_top: s.y_top + shift,
+                    y_bottom: s.y_bottom + shift,
                     borrowed: true,
                     ..*s
                 });
             }
         }
         row.separators.sort_by_key(|s| s.x_from);
+    }
+    // A trace touching its bar hides the bar's true ends on that row. Bars are printed alike
+    // at the same columns on every row: take each boundary's widest columns over the rows, then
+    // the bar's ends from its cleanest column, where the bar stands alone at its usual height.
+    let all: Vec<Separator> = rows.iter().flat_map(|r| r.separators.clone()).collect();
+    for row in &mut rows {
+        for s in &mut row.separators {
+            let group: Vec<&Separator> = all
+                .iter()
+                .filter(|o| o.x_from <= s.x_to + 2 && o.x_to + 2 >= s.x_from)
+                .collect();
+            s.x_from = group.iter().map(|o| o.x_from).min().unwrap_or(s.x_from);
+            s.x_to = group.iter().map(|o| o.x_to).max().unwrap_or(s.x_to);
+            let mut heights: Vec<f32> = group.iter().map(|o| o.y_bottom - o.y_top).collect();
+            let h = median(&mut heights);
+            let cleanest = (s.x_from..=s.x_to.min(runs.columns.len() - 1))
+                .filter_map(|x| tallest(runs, x, s.y_center - h, s.y_center + h))
+                .filter(|r| r.len() as f32 >= 0.8 * h)
+                .min_by_key(|r| r.len());
+            if let Some(r) = cleanest {
+                s.y_top = r.top as f32;
+                s.y_bottom = r.bottom as f32;
+                if !s.borrowed {
+                    s.y_center = (s.y_top + s.y_bottom) / 2.0;
+                }
+            }
+        }
     }
     // Time origin, best cue first: the pulses' rising edges (the falling edge can merge with
     // a steep start of the trace; pulse strokes are not snapped to the pixel grid by renderers,
@@ -922,6 +958,8 @@ fn find_separators(
             x_from: steady[0],
             x_to: *steady.last().unwrap(),
             y_center: (mt + mb) / 2.0,
+            y_top: mt,
+            y_bottom: mb,
             borrowed: false,
         });
     }

@@ -89,7 +89,9 @@ pub fn convert(
                 if trace.has(x.round() as usize) {
                     direct += 1;
                 }
-                trace.y_at(x, lo, hi).map(|y| (base.y - y) / px_per_mv)
+                trace
+                    .y_filled(x, lo, hi, base.y)
+                    .map(|y| (base.y - y) / px_per_mv)
             };
             values.push(v);
         }

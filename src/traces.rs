@@ -37,6 +37,9 @@ pub struct TraceOptions {
     pub glyph_max_mm: f32,
     /// Cost per column of following such a blob.
     pub glyph_cost: f32,
+    /// Ink in a separator bar's columns counts as trace only where it reaches this far (mm)
+    /// beyond the bar's end: less is the bar's own blur.
+    pub bar_overshoot_mm: f32,
     /// Reward per pixel of ink a run explains: between two continuous paths, the one that
     /// accounts for more of the ink (a QRS stroke rather than a label beside it) wins.
     pub ink_reward_per_px: f32,
@@ -55,6 +58,7 @@ impl Default for TraceOptions {
             max_candidates: 12,
             max_crossing_px: 4,
             glyph_max_mm: 5.0,
+            bar_overshoot_mm: 0.5,
             glyph_cost: 2.0,
             ink_reward_per_px: 0.04,
         }
@@ -99,6 +103,37 @@ impl RowTrace {
         }
         let t = (x - p[0]) / dx;
         Some(p[1] * (1.0 - t) + q[1] * t)
+    }
+
+    /// Like [`RowTrace::y_at`], but beyond the first or last point, where a separator bar or
+    /// the page edge hides the ink, the trace keeps its slope at the edge as long as that
+    /// leads toward `rest_y` (the row's 0 mV line), and stops there: a lead cut off mid-QRS
+    /// has mostly come from, or returns to, its baseline. Moving away from it, the edge is held.
+    pub fn y_filled(&self, x: f32, lo: f32, hi: f32, rest_y: f32) -> Option<f32> {
+        let a = self.points.partition_point(|p| p[0] < lo - 0.5);
+        let b = self.points.partition_point(|p| p[0] <= hi + 0.5);
+        let pts = self.points.get(a..b)?;
+        let (first, last) = (*pts.first()?, *pts.last()?);
+        let (edge, inward) = if x < first[0] {
+            (first, 1.0)
+        } else if x > last[0] {
+            (last, -1.0)
+        } else {
+            return self.y_at(x, lo, hi);
+        };
+        // Slope over the last pixel or two of visible ink, in y per pixel outward.
+        const SPAN_PX: f32 = 1.5;
+        let inner = self.y_at(edge[0] + inward * SPAN_PX, lo, hi)?;
+        let slope = (edge[1] - inner) / SPAN_PX;
+        if slope * (rest_y - edge[1]) <= 0.0 {
+            return Some(edge[1]);
+        }
+        let y = edge[1] + slope * (x - edge[0]).abs();
+        Some(if (y - rest_y) * (edge[1] - rest_y) < 0.0 {
+            rest_y
+        } else {
+            y
+        })
     }
 
     /// Whether column `x` holds a measured (not interpolated) value.
@@ -253,8 +288,8 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
     let n = paths.first().map_or(0, |p| p.len());
     let mut clear = Vec::new();
     for i in 0..n {
-        for r in 0..rows {
-            let Some(mine) = paths[r][i] else { continue };
+        for (r, path) in paths.iter().enumerate() {
+            let Some(mine) = path[i] else { continue };
             if !mine.is_turn() {
                 continue;
             }
@@ -271,26 +306,81 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
     }
 }
 
-/// Columns the path must not read: the calibration pulse, and separator bars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Columns the path must not read whole: the calibration pulse, and separator bars.
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Mask {
     Open,
     Pulse,
-    Separator,
+    /// A bar from `top` to `bottom`: ink above or below it is still the trace's.
+    Separator {
+        top: f32,
+        bottom: f32,
+    },
 }
 
 fn mask(row: &Row, x: usize) -> Mask {
     if row.pulse.is_some_and(|p| (x as f32) <= p.x_fall + 1.5) {
         return Mask::Pulse;
     }
-    if row
+    match row
         .separators
         .iter()
-        .any(|s| x + 1 >= s.x_from && x <= s.x_to + 1)
+        .find(|s| x + 1 >= s.x_from && x <= s.x_to + 1)
     {
-        return Mask::Separator;
+        Some(s) => Mask::Separator {
+            top: s.y_top,
+            bottom: s.y_bottom,
+        },
+        None => Mask::Open,
     }
-    Mask::Open
+}
+
+/// The parts of `r` clear of a bar spanning `top..=bottom` by at least `min_px`: a QRS that
+/// overshoots the bar stays visible above or below it, while the bar's own blurred ends do not
+/// count.
+fn clear_of_bar(r: Run, top: f32, bottom: f32, min_px: f32) -> impl Iterator<Item = Run> {
+    let above_end = (top - 2.0).floor();
+    let below_start = (bottom + 2.0).ceil();
+    let above = (above_end >= r.top as f32).then(|| {
+        let b = (above_end as u32).min(r.bottom);
+        Run {
+            bottom: b,
+            bottom_edge: if b == r.bottom {
+                r.bottom_edge
+            } else {
+                b as f32 + 1.0
+            },
+            ..clipped(&r, r.top, b)
+        }
+    });
+    let below = (below_start <= r.bottom as f32).then(|| {
+        let t = (below_start as u32).max(r.top);
+        Run {
+            top: t,
+            top_edge: if t == r.top { r.top_edge } else { t as f32 },
+            ..clipped(&r, t, r.bottom)
+        }
+    });
+    above.into_iter().chain(below).filter(move |c| {
+        let overshoot = if c.top == r.top {
+            top - c.top as f32
+        } else {
+            c.bottom as f32 - bottom
+        };
+        overshoot >= min_px
+    })
+}
+
+/// `r` cut to rows `top..=bottom`, its ink taken as even over the part kept.
+fn clipped(r: &Run, top: u32, bottom: u32) -> Run {
+    let share = (bottom - top + 1) as f32 / r.len() as f32;
+    Run {
+        top,
+        bottom,
+        mass: r.mass * share,
+        centroid: (top + bottom) as f32 / 2.0 + 0.5,
+        ..*r
+    }
 }
 
 /// The Viterbi path of one row: the step taken in each column from `xa` to `xb`.
@@ -322,10 +412,15 @@ fn follow_row(
     let mut cols: Vec<Vec<Cand>> = Vec::with_capacity(n);
     // Separator columns seen up to each column: a path across one enters a new lead, whose
     // trace owes nothing to the last one's height.
-    let mut separators_before = vec![0usize; n + 1];
+    // Panel boundaries (bar centres) up to each column.
+    let mut boundaries_before = vec![0usize; n + 1];
     for i in 0..n {
-        separators_before[i + 1] =
-            separators_before[i] + usize::from(mask(row, xa + i) == Mask::Separator);
+        let x = xa + i;
+        let boundary = row
+            .separators
+            .iter()
+            .any(|s| (s.x_from + s.x_to).div_ceil(2) == x);
+        boundaries_before[i + 1] = boundaries_before[i] + usize::from(boundary);
     }
     // Best (cost - missing * column) over columns old enough to restart from.
     let mut restart_best: Option<(f32, usize, usize)> = None;
@@ -341,11 +436,21 @@ fn follow_row(
             }
         }
         let mut here = Vec::new();
-        if mask(row, x) == Mask::Open {
+        let in_band = || runs.in_band(x, row.band_top, row.band_bottom).copied();
+        let visible: Vec<Run> = match mask(row, x) {
+            Mask::Open => in_band().collect(),
+            Mask::Pulse => Vec::new(),
+            // Only ink that runs out of the bar: beside a bar stands its lead's label.
+            Mask::Separator { top, bottom } => in_band()
+                .filter(|r| r.top as f32 <= bottom && r.bottom as f32 >= top)
+                .flat_map(|r| clear_of_bar(r, top, bottom, o.bar_overshoot_mm * px_per_mm_y))
+                .collect(),
+        };
+        {
             // Bounded work per column whatever the page holds (noise, solid ink): the
             // heaviest runs are the trace's candidates.
-            let mut cands: Vec<&Run> = runs
-                .in_band(x, row.band_top, row.band_bottom)
+            let mut cands: Vec<&Run> = visible
+                .iter()
                 .filter(|r| r.mass >= o.min_mass && r.len() <= max_len)
                 .collect();
             if cands.len() > o.max_candidates {
@@ -376,7 +481,7 @@ fn follow_row(
                     }
                     for g in 1..=bridge.min(i) {
                         let j = i - g;
-                        let new_lead = separators_before[i] > separators_before[j + 1];
+                        let new_lead = boundaries_before[i + 1] > boundaries_before[j + 1];
                         for (k, a) in cols[j].iter().enumerate() {
                             let (alo, ahi) = centreline(&a.step.run);
                             let from = if a.step.exit_top { alo } else { ahi };
@@ -737,7 +842,7 @@ fn extremum_points(
         let out = |v: f32| if top { v } else { -v };
         for k in i..j {
             let k = k as isize;
-            let Some(e) = edge(k, true == top).map(out) else {
+            let Some(e) = edge(k, top).map(out) else {
                 continue;
             };
             let window = (k - 3..=k + 3).filter_map(|m| edge(m, top).map(out).map(|v| (m, v)));
@@ -787,4 +892,74 @@ fn typical_thickness(chosen: &[Option<Step>]) -> f32 {
         .collect();
     extents.sort_by(f32::total_cmp);
     extents[extents.len() / 2].max(0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(points: Vec<[f32; 2]>) -> RowTrace {
+        RowTrace {
+            x_from: 0,
+            ys: Vec::new(),
+            points,
+            thickness_px: 2.0,
+        }
+    }
+
+    fn run(top: u32, bottom: u32) -> Run {
+        Run {
+            top,
+            bottom,
+            mass: (bottom - top + 1) as f32,
+            centroid: (top + bottom) as f32 / 2.0 + 0.5,
+            top_edge: top as f32,
+            bottom_edge: bottom as f32 + 1.0,
+            component: 0,
+        }
+    }
+
+    #[test]
+    fn hidden_start_heading_to_rest_is_extrapolated_and_stops_at_rest() {
+        // Visible from x = 10 on, rising 4 px per column towards rest at y = 100 going left.
+        let t = trace(
+            (10..20)
+                .map(|x| [x as f32, 60.0 + 4.0 * (x - 10) as f32])
+                .collect(),
+        );
+        // A stroke that climbs away from rest going right came from rest: one column out
+        // the slope still holds, further out it stops at rest.
+        assert_eq!(t.y_filled(9.0, 0.0, 30.0, 40.0), Some(56.0));
+        assert_eq!(t.y_filled(0.0, 0.0, 30.0, 40.0), Some(40.0));
+        // Rest beyond the other side: the edge is held, not pushed away from rest.
+        assert_eq!(t.y_filled(5.0, 0.0, 30.0, 100.0), Some(60.0));
+        // Inside the visible part it is plain interpolation.
+        assert_eq!(t.y_filled(12.5, 0.0, 30.0, 40.0), t.y_at(12.5, 0.0, 30.0));
+    }
+
+    #[test]
+    fn hidden_end_is_filled_from_the_last_points() {
+        let t = trace((0..10).map(|x| [x as f32, 50.0 - 2.0 * x as f32]).collect());
+        // Falling 2 px per column towards rest at y = 20: extrapolated, then held at rest.
+        assert_eq!(t.y_filled(10.0, 0.0, 30.0, 20.0), Some(30.0));
+        assert_eq!(t.y_filled(25.0, 0.0, 30.0, 20.0), Some(20.0));
+        // A panel's range excludes its neighbour's points: filled from its own last point.
+        assert_eq!(t.y_filled(8.0, 0.0, 5.0, 0.0), Some(34.0));
+    }
+
+    #[test]
+    fn only_ink_reaching_well_beyond_a_bar_is_kept() {
+        // A bar over rows 50..=80 merged with a stroke running down to row 95.
+        let parts: Vec<Run> = clear_of_bar(run(50, 95), 50.0, 80.0, 4.0).collect();
+        assert_eq!(parts.len(), 1);
+        assert_eq!((parts[0].top, parts[0].bottom), (82, 95));
+        assert!(parts[0].mass < 15.0 && parts[0].centroid > 82.0);
+        // The bar's own blurred ends are not trace.
+        assert_eq!(clear_of_bar(run(48, 82), 50.0, 80.0, 4.0).count(), 0);
+        // Overshooting both ends gives both parts.
+        let both: Vec<(u32, u32)> = clear_of_bar(run(30, 99), 50.0, 80.0, 4.0)
+            .map(|r| (r.top, r.bottom))
+            .collect();
+        assert_eq!(both, vec![(30, 48), (82, 99)]);
+    }
 }
