@@ -125,6 +125,36 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn size_and_memory_limits_are_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = fixture("dev002.png");
+    let out = dir.path().join("out");
+    for (flag, value, message) in [
+        ("--max-megapixels", "1", "above the limit of 1 megapixels"),
+        ("--max-memory-mib", "2", "above the limit of 2 MiB"),
+    ] {
+        let o = run(&[
+            img.as_os_str(),
+            "--out-dir".as_ref(),
+            out.as_os_str(),
+            flag.as_ref(),
+            value.as_ref(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{flag}");
+        assert!(stderr(&o).contains(message), "{flag}: {}", stderr(&o));
+        assert!(!out.join("dev002.csv").exists());
+    }
+    let o = run(&[
+        img.as_os_str(),
+        "--out-dir".as_ref(),
+        out.as_os_str(),
+        "--max-megapixels=0".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected a positive number"), "{}", stderr(&o));
+}
+
+#[test]
 fn all_three_formats_are_written_and_skip_existing_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let img = fixture("dev014.png");

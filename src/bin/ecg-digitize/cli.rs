@@ -58,6 +58,19 @@ struct RunArgs {
     /// Skip inputs whose outputs all exist already (resume an interrupted batch).
     #[arg(long)]
     skip_existing: bool,
+    /// Largest image accepted, in megapixels; bigger files are refused before decoding.
+    #[arg(long, default_value_t = 100.0, value_parser = positive)]
+    max_megapixels: f64,
+    /// Most memory one image may take to decode, in MiB.
+    #[arg(long, default_value_t = 1024.0, value_parser = positive)]
+    max_memory_mib: f64,
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a positive number, got '{s}'")),
+    }
 }
 
 #[derive(Args)]
@@ -229,11 +242,13 @@ fn run_batch(args: &RunArgs) -> ExitCode {
     let Some(out_dir) = args.out_dir.as_ref() else {
         return usage_error("--out-dir is required");
     };
-    let options =
+    let mut options =
         match Options::from_settings(Some(&args.speed), Some(&args.gain), Some(&args.layout)) {
             Ok(o) => o,
             Err(e) => return usage_error(&e.to_string()),
         };
+    options.limits.max_pixels = (args.max_megapixels * 1e6) as u64;
+    options.limits.max_alloc_bytes = (args.max_memory_mib * 1024.0 * 1024.0) as u64;
     let files = match collect_inputs(&args.inputs) {
         Ok(f) if f.is_empty() => return usage_error("no image files found in the given inputs"),
         Ok(f) => f,
