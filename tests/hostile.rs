@@ -333,7 +333,7 @@ fn grey_pngs_of_a_grey_grid_page_digitize() {
 }
 
 #[test]
-#[ignore = "fails today: a grey scan of a red-grid page finds no trace rows (reported)"]
+#[ignore = "fails today: in grey, the red grid's major lines are as dark as the trace, and grid ink is not yet told from trace by line shape"]
 fn grey_scan_of_a_red_grid_page_digitizes() {
     let grey = DynamicImage::ImageRgb8(dev002().clone()).to_luma8();
     check_variant(
@@ -558,7 +558,6 @@ fn pathological_pages_end_in_bounded_time() {
 }
 
 #[test]
-#[ignore = "fails today: noise is read as a 3x4 page with dozens of rhythm rows (reported)"]
 fn all_noise_page_is_refused_as_not_an_ecg() {
     let noise = encode(
         DynamicImage::ImageRgb8(noise_page(2200, 1700, 7)),
@@ -573,9 +572,8 @@ fn all_noise_page_is_refused_as_not_an_ecg() {
 }
 
 #[test]
-#[ignore = "slow today: traces::extract spends ~7 s on this page in release (reported)"]
 fn noise_at_the_full_working_size_ends_in_bounded_time() {
-    // Run with `cargo test --release --test hostile -- --ignored` for the 5 s bound.
+    // The 5 s bound is meant for release builds; debug builds get the generous bound.
     let noise = encode(
         DynamicImage::ImageRgb8(noise_page(4000, 3090, 11)),
         ImageFormat::Png,
