@@ -546,9 +546,12 @@ fn choose_spec(
         .into_iter()
         .max_by(|a, b| score(a).total_cmp(&score(b)))
     else {
+        let rows = match g.rows.len() {
+            1 => "1 trace row".to_string(),
+            n => format!("{n} trace rows"),
+        };
         return Err(Error::LayoutNotRecognised(format!(
-            "found {} trace rows, which matches no 12-lead layout (3x4, 6x2, 12x1): choose the layout by hand if this is an ECG",
-            g.rows.len()
+            "found {rows}, which matches no 12-lead layout (3x4, 6x2, 12x1): choose the layout by hand if this is an ECG"
         )));
     };
     // Labels override the template where they disagree, as long as every lead stays unique.
