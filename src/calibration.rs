@@ -87,6 +87,7 @@ pub fn speed_from_pulses(
         .rows
         .iter()
         .filter_map(|r| r.pulse)
+        .filter(|p| !p.rise_cut)
         .map(|p| (p.x_fall - p.x_rise) / px_per_mm_x)
         .collect();
     if widths.is_empty() {
@@ -119,7 +120,14 @@ pub fn calibrate(
     let measures: Vec<Option<PulseMeasure>> = layout
         .rows
         .iter()
-        .map(|r| r.pulse.as_ref().and_then(|p| measure_pulse(runs, p)))
+        // A pulse cut by the page's border has lost its rising stroke, and its falling one may
+        // merge with the trace: neither height nor foot can be trusted.
+        .map(|r| {
+            r.pulse
+                .as_ref()
+                .filter(|p| !p.rise_cut)
+                .and_then(|p| measure_pulse(runs, p))
+        })
         .collect();
     if std::env::var("ECG_DEBUG").is_ok() {
         for (r, m) in layout.rows.iter().zip(&measures) {

@@ -52,10 +52,17 @@ pub struct LayoutOptions {
     pub label_rename_distance: f32,
     /// Standard width of the 1 mV calibration pulse, in seconds.
     pub pulse_s: f32,
+    /// Heights a calibration pulse may have, in mm (1 mV at 5 to 20 mm/mV, with slack).
+    pub pulse_height_mm: (f32, f32),
     /// How long after the trace's first sample the pulse's falling edge is drawn, in seconds.
     /// ECG-Image-Kit pads its 0.2 s pulse with two samples at 500 Hz, so its falling edge
     /// lies 3 ms after the trace starts; devices that join pulse and trace put it at 0.
     pub pulse_end_lag_s: f32,
+    /// On pages that print calibration pulses, how long before a column boundary its
+    /// separator bar is centred, in seconds. ECG-Image-Kit's pulse padding delays the traces
+    /// but not the bars by one 500 Hz sample (measured: 0.39 px at 200 DPI on every dev page
+    /// with both cues); on its pages without pulses the bars sit on the boundary.
+    pub separator_lead_s: f32,
 }
 
 impl Default for LayoutOptions {
@@ -78,7 +85,9 @@ impl Default for LayoutOptions {
             label_vote_distance: 0.2,
             label_rename_distance: 0.15,
             pulse_s: 0.2,
+            pulse_height_mm: (4.0, 24.0),
             pulse_end_lag_s: 0.003,
+            separator_lead_s: 0.002,
         }
     }
 }
@@ -94,6 +103,9 @@ pub struct PulseBox {
     pub y_top: f32,
     /// Bottom of the pulse strokes (last inked row).
     pub y_bottom: f32,
+    /// The rising edge touches the image's left border, so it may be cut: the pulse still
+    /// gives height and baseline, but not the time origin or the paper speed.
+    pub rise_cut: bool,
 }
 
 /// A lead separator bar.
@@ -294,18 +306,58 @@ pub fn detect(
 
     // Separators count only where the layout puts a column boundary; anything else that looks
     // like a bar (a dense noise burst, a glyph) is the trace's own ink.
+    // The boundaries' phase comes from the bars themselves: where the page's left edge is
+    // cropped, the ink starts at the edge rather than at the time origin.
+    let col_px_of = |r: usize| duration_s / spec.rows[r].len() as f32 * px_per_s;
+    let boundary = |r: usize, xc: f32| {
+        let k = ((xc - x0_rows) / col_px_of(r)).round();
+        (k, xc - x0_rows - k * col_px_of(r))
+    };
+    let mut residuals: Vec<f32> = rows
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| spec.rows.get(*r).is_some_and(|l| l.len() >= 2))
+        .flat_map(|(r, row)| {
+            row.separators
+                .iter()
+                .map(move |s| boundary(r, (s.x_from + s.x_to) as f32 / 2.0))
+        })
+        .filter(|(k, _)| *k >= 1.0)
+        .map(|(_, d)| d)
+        .collect();
+    let phase = if residuals.len() >= 2 {
+        median(&mut residuals)
+    } else {
+        0.0
+    };
+    let lead_px = if rows.iter().any(|r| r.pulse.is_some()) {
+        opts.separator_lead_s * px_per_s
+    } else {
+        0.0
+    };
     let mut x0_ticks = Vec::new();
     for (r, row) in rows.iter_mut().enumerate() {
         let cols = spec.rows[r].len();
-        let col_px = duration_s / cols as f32 * px_per_s;
+        let col_px = col_px_of(r);
         row.separators.retain(|s| {
             let xc = (s.x_from + s.x_to) as f32 / 2.0;
-            let k = ((xc - x0_rows) / col_px).round();
+            let k = ((xc - x0_rows - phase) / col_px).round();
             let ok = k >= 1.0
                 && k < cols as f32
-                && (xc - x0_rows - k * col_px).abs() < opts.separator_slack_mm * px_per_mm_x;
+                && (xc - x0_rows - phase - k * col_px).abs()
+                    < opts.separator_slack_mm * px_per_mm_x;
             if ok {
-                x0_ticks.push(xc - k * col_px);
+                // The bar's sub-pixel centre: its antialiased edge columns are not "steady".
+                let h = 0.25 * (s.y_bottom - s.y_top);
+                let centre = ink
+                    .stroke_x(
+                        s.x_from.saturating_sub(2),
+                        s.x_to + 2,
+                        s.y_top + h,
+                        s.y_bottom - h,
+                    )
+                    .unwrap_or(xc);
+                x0_ticks.push(centre + lead_px - k * col_px);
             }
             ok
         });
@@ -384,6 +436,7 @@ pub fn detect(
     let mut x0_pulses: Vec<f32> = rows
         .iter()
         .filter_map(|r| r.pulse)
+        .filter(|p| !p.rise_cut)
         .map(|p| p.x_rise + (opts.pulse_s - opts.pulse_end_lag_s) * px_per_s)
         .collect();
     let x0 = if !x0_pulses.is_empty() {
@@ -402,7 +455,8 @@ pub fn detect(
         }
         eprintln!("x0 {x0} from ticks {x0_ticks:?} rows {x0_rows} starts {starts:?}");
     }
-    if x0 < 0.0 || x0 >= width as f32 {
+    // The origin may lie left of a cropped page, as long as some of the page is on it.
+    if x0 + duration_s * px_per_s <= 0.0 || x0 >= width as f32 {
         return Err(Error::NoTraces);
     }
 
@@ -869,12 +923,45 @@ fn find_pulse(
         }
     }
     let first = *groups.first()?;
-    if first.0 > x_first + (2.0 * px_per_mm_x) as usize {
-        return None;
-    }
     let centre = |g: (usize, usize)| (g.0 + g.1) as f32 / 2.0;
     let rise = stroke((first.0 + first.1) / 2)?;
     let tol = px_per_mm_y;
+    // Flat ink at `top` over `range`, as along a pulse's top.
+    let flat_top = |range: std::ops::Range<usize>, top: u32| {
+        let n = range.len();
+        let joined = range
+            .filter(|&x| {
+                runs.in_band(x, top as f32 - tol, top as f32 + tol)
+                    .next()
+                    .is_some()
+            })
+            .count();
+        n > 0 && joined as f32 >= 0.8 * n as f32
+    };
+    // A page cropped through its pulse: ink from the left border along the top, then the
+    // falling edge. Its height still calibrates; its edges cannot time anything.
+    let height_mm = (rise.bottom - rise.top) as f32 / px_per_mm_y;
+    if x_first == 0
+        && first.0 > 0
+        && (first.0 as f32) < opts.pulse_width_s.1 * px_per_s
+        && (opts.pulse_height_mm.0..=opts.pulse_height_mm.1).contains(&height_mm)
+        && flat_top(0..first.0, rise.top)
+    {
+        let h = (rise.bottom - rise.top) as f32;
+        let (ya, yb) = (rise.top as f32 + 0.25 * h, rise.bottom as f32 - 0.25 * h);
+        return Some(PulseBox {
+            x_rise: 0.0,
+            x_fall: ink
+                .stroke_x(first.0.saturating_sub(2), first.1 + 2, ya, yb)
+                .unwrap_or(centre(first)),
+            y_top: rise.top as f32,
+            y_bottom: rise.bottom as f32,
+            rise_cut: true,
+        });
+    }
+    if first.0 > x_first + (2.0 * px_per_mm_x) as usize {
+        return None;
+    }
     // The falling edge: the next columns whose tall stroke starts at the rise's top.
     let starts_at_top =
         |x: usize| stroke(x).is_some_and(|r| (r.top as f32 - rise.top as f32).abs() <= tol);
@@ -887,16 +974,7 @@ fn find_pulse(
     }
     let fall = stroke((fall_start + fall_end) / 2)?;
     // The top must be joined by a horizontal stroke.
-    let inner = (first.1 + 1)..fall_start;
-    let joined = inner
-        .clone()
-        .filter(|&x| {
-            runs.in_band(x, rise.top as f32 - tol, rise.top as f32 + tol)
-                .next()
-                .is_some()
-        })
-        .count();
-    if inner.is_empty() || (joined as f32) < 0.8 * inner.len() as f32 {
+    if !flat_top((first.1 + 1)..fall_start, rise.top) {
         return None;
     }
     let (y_top, y_bottom) = (
@@ -914,6 +992,7 @@ fn find_pulse(
             .unwrap_or(centre((fall_start, fall_end))),
         y_top,
         y_bottom,
+        rise_cut: first.0 == 0,
     })
 }
 

@@ -340,6 +340,9 @@ pub struct RenderOptions {
     pub separator_half_height_mv: f32,
     /// Separator bar width in mm.
     pub separator_width_mm: f32,
+    /// On pages with pulses, bars stand this long before their column boundary: the pulse
+    /// padding delays ECG-Image-Kit's traces by one 500 Hz sample, but not its bars.
+    pub separator_lead_s: f32,
     /// Counter-clockwise page rotation on screen, in degrees, about the image centre.
     pub rotation_deg: f32,
     /// Colour of the corners that rotation uncovers.
@@ -377,6 +380,7 @@ impl Default for RenderOptions {
             separators: true,
             separator_half_height_mv: 0.35,
             separator_width_mm: 0.75,
+            separator_lead_s: 0.002,
             rotation_deg: 0.0,
             rotation_fill_rgb: [255, 255, 255],
             noise_sigma: 0.0,
@@ -567,8 +571,13 @@ fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
             });
         }
         let bars = if opts.separators {
+            let lead_px = if opts.pulse {
+                opts.separator_lead_s * px_per_s
+            } else {
+                0.0
+            };
             (1..cols)
-                .map(|j| x0_px + duration * j as f32 / cols as f32 * px_per_s)
+                .map(|j| x0_px + duration * j as f32 / cols as f32 * px_per_s - lead_px)
                 .collect()
         } else {
             Vec::new()
@@ -1142,8 +1151,9 @@ mod tests {
         let g = &r.geometry;
         assert_eq!(g.separator_x_px[0].len(), 3);
         assert!(g.separator_x_px[3].is_empty());
+        // With pulses, one sample before the boundary (ECG-Image-Kit's padding).
         let x = g.separator_x_px[1][0];
-        assert!((x - g.x_of(2.5)).abs() < 1e-3);
+        assert!((x - g.x_of(2.5 - 0.002)).abs() < 1e-3);
         let mm = g.px_per_mm;
         let base = g.baseline_y_px[1];
         for dy_mm in [-3.0, 3.0] {

@@ -201,7 +201,13 @@ pub fn extract(
     let mut paths: Vec<Vec<Option<Step>>> = layout
         .rows
         .iter()
-        .map(|row| follow_row(runs, row, xa, xb, px_per_mm_y, opts))
+        .map(|row| {
+            // Where the page is cropped so close to the time origin that a pulse would be cut,
+            // what is left of it ends at the origin (its falling stroke a pixel beyond).
+            let cut_pulse_end = (layout.x0 < 0.25 * layout.px_per_s).then_some(layout.x0 + 1.0);
+            let pulse_end = row.pulse.map(|p| p.x_fall).or(cut_pulse_end);
+            follow_row(runs, row, pulse_end, xa, xb, px_per_mm_y, opts)
+        })
         .collect();
     let thickness: Vec<f32> = paths.iter().map(|p| typical_thickness(p)).collect();
     let debug = std::env::var("ECG_DEBUG_COLS").ok().and_then(|r| {
@@ -318,8 +324,9 @@ enum Mask {
     },
 }
 
-fn mask(row: &Row, x: usize) -> Mask {
-    if row.pulse.is_some_and(|p| (x as f32) <= p.x_fall + 1.5) {
+/// `pulse_end`: the column where the row's calibration pulse ends, if it has one.
+fn mask(row: &Row, pulse_end: Option<f32>, x: usize) -> Mask {
+    if pulse_end.is_some_and(|e| (x as f32) <= e + 1.5) {
         return Mask::Pulse;
     }
     match row
@@ -391,6 +398,7 @@ fn clipped(r: &Run, top: u32, bottom: u32) -> Run {
 fn follow_row(
     runs: &ColumnRuns,
     row: &Row,
+    pulse_end: Option<f32>,
     xa: usize,
     xb: usize,
     px_per_mm_y: f32,
@@ -437,7 +445,7 @@ fn follow_row(
         }
         let mut here = Vec::new();
         let in_band = || runs.in_band(x, row.band_top, row.band_bottom).copied();
-        let visible: Vec<Run> = match mask(row, x) {
+        let visible: Vec<Run> = match mask(row, pulse_end, x) {
             Mask::Open => in_band().collect(),
             Mask::Pulse => Vec::new(),
             // Only ink that runs out of the bar: beside a bar stands its lead's label.

@@ -151,7 +151,11 @@ fn size_and_memory_limits_are_options() {
         "--max-megapixels=0".as_ref(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("expected a positive number"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("expected a positive number"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

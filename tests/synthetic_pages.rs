@@ -2,14 +2,24 @@
 //! Thresholds sit a few dB under what the pipeline reaches, so a regression fails them.
 
 use ecg_digitizer::eval::{score_page, Table};
-use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions};
+use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions, Rendered};
 use ecg_digitizer::{digitize_image, Options, StageOptions};
 
 /// Digitizes a rendered page and returns (mean raw SNR dB, aligned dB).
 fn score(opts: RenderOptions, options: &Options) -> (f64, f64) {
+    score_edited(opts, options, |page| page.image.clone())
+}
+
+/// Like [`score`], on the image `edit` makes of the page (a crop, say). The truth keeps every
+/// sample, so whatever the edit cuts away counts as missed.
+fn score_edited(
+    opts: RenderOptions,
+    options: &Options,
+    edit: impl Fn(&Rendered) -> image::RgbImage,
+) -> (f64, f64) {
     let ecg = synthetic_ecg(7 + opts.seed, 72.0, 10.0, 500.0);
     let page = render(&ecg, &opts);
-    let d = digitize_image(&page.image, options, &StageOptions::default())
+    let d = digitize_image(&edit(&page), options, &StageOptions::default())
         .unwrap_or_else(|e| panic!("digitize failed: {e}"));
     let pred = Table {
         leads: ecg_digitizer::Lead::ALL
@@ -190,4 +200,31 @@ fn upside_down_page_is_turned_over() {
         d.rotation_deg
     );
     assert!(d.warnings.iter().any(|w| w.contains("upside down")));
+}
+
+#[test]
+fn page_cropped_through_its_pulses_keeps_its_time_origin() {
+    // Cut through the pulses' tops (their rising edges gone): what is left of them still
+    // calibrates and is not read as trace. Then past the time origin, so that the first 0.1 s
+    // of the left-hand leads is off the page (and counts as missed): the origin comes from
+    // the separator bars alone, a sample early since nothing shows that pulses were printed.
+    for (name, cut_s, min_raw, min_aligned) in [
+        ("through the pulses", -0.1, 28.0, 24.0),
+        ("past the origin", 0.1, 15.0, 19.0),
+    ] {
+        let o = RenderOptions {
+            seed: 12,
+            ..Default::default()
+        };
+        let (raw, aligned) = score_edited(o, &Options::default(), |page| {
+            let g = &page.geometry;
+            let x = (g.x0_px + cut_s * g.px_per_s).round() as u32;
+            image::imageops::crop_imm(&page.image, x, 0, g.width_px - x, g.height_px).to_image()
+        });
+        eprintln!("cropped {name}: raw {raw:.2} dB, aligned {aligned:.2} dB");
+        assert!(
+            raw >= min_raw && aligned >= min_aligned,
+            "cropped {name}: raw {raw:.2} dB (min {min_raw}), aligned {aligned:.2} dB (min {min_aligned})"
+        );
+    }
 }
