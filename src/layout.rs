@@ -403,20 +403,39 @@ pub fn detect(
         }
         row.separators.sort_by_key(|s| s.x_from);
     }
-    // A trace touching its bar hides the bar's true ends on that row. Bars are printed alike
-    // at the same columns on every row: take each boundary's widest columns over the rows, then
-    // the bar's ends from its cleanest column, where the bar stands alone at its usual height.
-    let all: Vec<Separator> = rows.iter().flat_map(|r| r.separators.clone()).collect();
+    // A trace touching its bar changes the bar's apparent extent on that row: narrower where
+    // the trace hides an edge column, wider where a steep stroke beside it looks like bar.
+    // Bars are printed alike at the same columns on every row, so each boundary takes its
+    // columns from the row whose bar has the page's usual width, and every row then finds the
+    // bar's ends in its cleanest column, where the bar stands alone at its usual height.
+    let own: Vec<Separator> = rows
+        .iter()
+        .flat_map(|r| r.separators.iter().filter(|s| !s.borrowed).copied())
+        .collect();
+    let bar_width = |s: &Separator| (s.x_to - s.x_from) as f32;
+    let mut widths: Vec<f32> = own.iter().map(bar_width).collect();
+    let usual_width = median(&mut widths);
+    let mut heights: Vec<f32> = own
+        .iter()
+        .filter(|s| (bar_width(s) - usual_width).abs() <= 1.0)
+        .map(|s| s.y_bottom - s.y_top)
+        .collect();
+    let usual_height = median(&mut heights);
     for row in &mut rows {
         for s in &mut row.separators {
-            let group: Vec<&Separator> = all
+            let reference = own
                 .iter()
                 .filter(|o| o.x_from <= s.x_to + 2 && o.x_to + 2 >= s.x_from)
-                .collect();
-            s.x_from = group.iter().map(|o| o.x_from).min().unwrap_or(s.x_from);
-            s.x_to = group.iter().map(|o| o.x_to).max().unwrap_or(s.x_to);
-            let mut heights: Vec<f32> = group.iter().map(|o| o.y_bottom - o.y_top).collect();
-            let h = median(&mut heights);
+                .min_by(|a, b| {
+                    (bar_width(a) - usual_width)
+                        .abs()
+                        .total_cmp(&(bar_width(b) - usual_width).abs())
+                });
+            if let Some(o) = reference {
+                s.x_from = o.x_from;
+                s.x_to = o.x_to;
+            }
+            let h = usual_height;
             let cleanest = (s.x_from..=s.x_to.min(runs.columns.len() - 1))
                 .filter_map(|x| tallest(runs, x, s.y_center - h, s.y_center + h))
                 .filter(|r| r.len() as f32 >= 0.8 * h)

@@ -58,8 +58,8 @@ fn page_rotated_8_degrees_either_way_is_deskewed() {
             seed: 1,
             ..Default::default()
         };
-        // At +8° a QRS meets a separator bar: the known weak spot (see BENCHMARKS.md).
-        check(&format!("rot {deg}"), o, 13.0, 10.0);
+        // At +8° a QRS meets a separator bar, whose columns must come from the other rows.
+        check(&format!("rot {deg}"), o, 18.0, 18.0);
     }
 }
 
