@@ -342,7 +342,7 @@ fn mask(row: &Row, pulse_end: Option<f32>, x: usize) -> Mask {
     }
 }
 
-/// The parts of `r` clear of a bar spanning `top..=bottom` by at least `min_px`: a QRS that
+/// The parts of `r` clear of a bar spanning `top..=bottom` by at least `min_px` (and 3 px): a QRS that
 /// overshoots the bar stays visible above or below it, while the bar's own blurred ends do not
 /// count.
 fn clear_of_bar(r: Run, top: f32, bottom: f32, min_px: f32) -> impl Iterator<Item = Run> {
@@ -374,7 +374,8 @@ fn clear_of_bar(r: Run, top: f32, bottom: f32, min_px: f32) -> impl Iterator<Ite
         } else {
             c.bottom as f32 - bottom
         };
-        overshoot >= min_px
+        // Blur spreads a bar's ends by a pixel or two at any resolution.
+        overshoot >= min_px.max(3.0) && c.len() >= 2
     })
 }
 
