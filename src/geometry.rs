@@ -33,8 +33,8 @@ impl Default for GeometryOptions {
             min_correction_deg: 0.04,
             coarse_factor: 4,
             coarse_step_deg: 0.25,
-            coarse_points: 25_000,
-            fine_points: 200_000,
+            coarse_points: 10_000,
+            fine_points: 100_000,
         }
     }
 }
@@ -120,23 +120,29 @@ pub fn apply(image: &RgbImage, transform: &PageTransform) -> RgbImage {
             continue;
         }
         let row = &mut out[v * w * 3..(v + 1) * w * 3];
-        for u in first..=last as usize {
-            let (sx, sy) = (ax + step_x * u as f32, ay + step_y * u as f32);
+        // Fixed point, 16 fractional bits: integer steps along the row, 8-bit weights.
+        const ONE: f64 = 65536.0;
+        let (mut fx, mut fy) = (
+            ((ax + step_x * first as f32) as f64 * ONE) as i64,
+            ((ay + step_y * first as f32) as f64 * ONE) as i64,
+        );
+        let (dx, dy) = ((step_x as f64 * ONE) as i64, (step_y as f64 * ONE) as i64);
+        let (max_ix, max_iy) = (w as i64 - 2, h as i64 - 2);
+        for o in row[first * 3..=last as usize * 3 + 2].chunks_exact_mut(3) {
             // Guard the rounding at the range ends.
-            let (ix, iy) = ((sx as usize).min(w - 2), (sy as usize).min(h - 2));
-            let (tx, ty) = (
-                (sx - ix as f32).clamp(0.0, 1.0),
-                (sy - iy as f32).clamp(0.0, 1.0),
-            );
-            let a = (iy * w + ix) * 3;
+            let (ix, iy) = ((fx >> 16).clamp(0, max_ix), (fy >> 16).clamp(0, max_iy));
+            let tx = ((fx - (ix << 16)) >> 8).clamp(0, 256) as u32;
+            let ty = ((fy - (iy << 16)) >> 8).clamp(0, 256) as u32;
+            let a = (iy as usize * w + ix as usize) * 3;
             let b = a + w * 3;
             let (p, q) = (&src[a..a + 6], &src[b..b + 6]);
-            let o = &mut row[u * 3..u * 3 + 3];
             for c in 0..3 {
-                let top = p[c] as f32 + (p[c + 3] as f32 - p[c] as f32) * tx;
-                let bot = q[c] as f32 + (q[c + 3] as f32 - q[c] as f32) * tx;
-                o[c] = (top + (bot - top) * ty + 0.5) as u8;
+                let top = p[c] as u32 * (256 - tx) + p[c + 3] as u32 * tx;
+                let bot = q[c] as u32 * (256 - tx) + q[c + 3] as u32 * tx;
+                o[c] = ((top * (256 - ty) + bot * ty + 32768) >> 16) as u8;
             }
+            fx += dx;
+            fy += dy;
         }
     }
     RgbImage::from_raw(w as u32, h as u32, out).expect("buffer matches dimensions")

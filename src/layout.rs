@@ -619,13 +619,21 @@ fn choose_spec(
         .into_iter()
         .max_by(|a, b| score(a).total_cmp(&score(b)))
     else {
-        let rows = match g.rows.len() {
-            1 => "1 trace row".to_string(),
-            n => format!("{n} trace rows"),
-        };
-        return Err(Error::LayoutNotRecognised(format!(
-            "found {rows}, which matches no 12-lead layout (3x4, 6x2, 12x1): choose the layout by hand if this is an ECG"
-        )));
+        let n = g.rows.len();
+        return Err(Error::LayoutNotRecognised(if n <= 2 {
+            let rows = if n == 1 {
+                "1 trace row"
+            } else {
+                "2 trace rows"
+            };
+            format!(
+                "found only {rows}, too few for any 12-lead layout (3x4, 6x2, 12x1): is this an ECG printout?"
+            )
+        } else {
+            format!(
+                "found {n} trace rows, which matches no 12-lead layout (3x4, 6x2, 12x1): choose the layout by hand if this is an ECG"
+            )
+        }));
     };
     // Labels override the template where they disagree, as long as every lead stays unique.
     let mut renamed = 0;

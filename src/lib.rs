@@ -125,13 +125,17 @@ pub fn digitize_image(
     let planes = ink::separate(image, &stages.ink);
     timer("ink");
     let transform = geometry::estimate(&planes.mark, &stages.geometry);
+    timer("geometry: rotation");
     let planes = if transform.is_identity() {
         planes
     } else {
         drop(planes);
-        ink::separate(&geometry::apply(image, &transform), &stages.ink)
+        let upright = geometry::apply(image, &transform);
+        timer("geometry: warp");
+        let planes = ink::separate(&upright, &stages.ink);
+        timer("ink, upright");
+        planes
     };
-    timer("geometry");
     let mut reading = read_page(planes, transform, options, stages);
     // A page without calibration pulses at its rows' left ends may be upside down: try it
     // turned over and keep whichever reading shows more pulses and labels.
