@@ -341,11 +341,9 @@ pub fn detect(
         let col_px = col_px_of(r);
         row.separators.retain(|s| {
             let xc = (s.x_from + s.x_to) as f32 / 2.0;
-            let k = ((xc - x0_rows - phase) / col_px).round();
-            let ok = k >= 1.0
-                && k < cols as f32
-                && (xc - x0_rows - phase - k * col_px).abs()
-                    < opts.separator_slack_mm * px_per_mm_x;
+            let (k, off) = boundary(r, xc - phase);
+            let ok =
+                k >= 1.0 && k < cols as f32 && off.abs() < opts.separator_slack_mm * px_per_mm_x;
             if ok {
                 // The bar's sub-pixel centre: its antialiased edge columns are not "steady".
                 let h = 0.25 * (s.y_bottom - s.y_top);

@@ -84,9 +84,7 @@ impl RowTrace {
     /// `lo..=hi` are used, so a panel never borrows its neighbour's ink; beyond the first or
     /// last point the nearest is held.
     pub fn y_at(&self, x: f32, lo: f32, hi: f32) -> Option<f32> {
-        let a = self.points.partition_point(|p| p[0] < lo - 0.5);
-        let b = self.points.partition_point(|p| p[0] <= hi + 0.5);
-        let pts = self.points.get(a..b)?;
+        let pts = self.panel_points(lo, hi);
         let first = pts.first()?;
         let last = pts.last()?;
         if x <= first[0] {
@@ -105,14 +103,19 @@ impl RowTrace {
         Some(p[1] * (1.0 - t) + q[1] * t)
     }
 
+    /// The centreline points of columns `lo..=hi`, with half a pixel of slack either side.
+    fn panel_points(&self, lo: f32, hi: f32) -> &[[f32; 2]] {
+        let a = self.points.partition_point(|p| p[0] < lo - 0.5);
+        let b = self.points.partition_point(|p| p[0] <= hi + 0.5);
+        &self.points[a..b.max(a)]
+    }
+
     /// Like [`RowTrace::y_at`], but beyond the first or last point, where a separator bar or
     /// the page edge hides the ink, the trace keeps its slope at the edge as long as that
     /// leads toward `rest_y` (the row's 0 mV line), and stops there: a lead cut off mid-QRS
     /// has mostly come from, or returns to, its baseline. Moving away from it, the edge is held.
     pub fn y_filled(&self, x: f32, lo: f32, hi: f32, rest_y: f32) -> Option<f32> {
-        let a = self.points.partition_point(|p| p[0] < lo - 0.5);
-        let b = self.points.partition_point(|p| p[0] <= hi + 0.5);
-        let pts = self.points.get(a..b)?;
+        let pts = self.panel_points(lo, hi);
         let (first, last) = (*pts.first()?, *pts.last()?);
         let (edge, inward) = if x < first[0] {
             (first, 1.0)
@@ -198,13 +201,13 @@ pub fn extract(
     let xb = (layout.x_of(layout.duration_s).ceil() as usize)
         .min(width - 1)
         .max(xa);
+    // Where the page is cropped so close to the time origin that a pulse would be cut, what
+    // is left of it ends at the origin (its falling stroke a pixel beyond).
+    let cut_pulse_end = (layout.x0 < 0.25 * layout.px_per_s).then_some(layout.x0 + 1.0);
     let mut paths: Vec<Vec<Option<Step>>> = layout
         .rows
         .iter()
         .map(|row| {
-            // Where the page is cropped so close to the time origin that a pulse would be cut,
-            // what is left of it ends at the origin (its falling stroke a pixel beyond).
-            let cut_pulse_end = (layout.x0 < 0.25 * layout.px_per_s).then_some(layout.x0 + 1.0);
             let pulse_end = row.pulse.map(|p| p.x_fall).or(cut_pulse_end);
             follow_row(runs, row, pulse_end, xa, xb, px_per_mm_y, opts)
         })
@@ -406,6 +409,16 @@ fn follow_row(
     o: &TraceOptions,
 ) -> Vec<Option<Step>> {
     let n = xb - xa + 1;
+    // Debug dump of the candidates near one column of one row (read once, not per column).
+    let debug_x = std::env::var("ECG_DEBUG_DP")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|_| {
+            std::env::var("ECG_DEBUG_ROW")
+                .ok()
+                .and_then(|v| v.parse::<f32>().ok())
+                .is_some_and(|v| (row.center_y - v).abs() < 5.0)
+        });
     let max_len = ((row.band_bottom - row.band_top) * 0.8) as u32;
     // Small blobs off the trace are lead labels and other print: the path may cross them only
     // when nothing else is there.
@@ -521,15 +534,7 @@ fn follow_row(
                 }
             }
         }
-        if std::env::var("ECG_DEBUG_DP")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|v| v.abs_diff(x) < 8)
-            && std::env::var("ECG_DEBUG_ROW")
-                .ok()
-                .and_then(|v| v.parse::<f32>().ok())
-                .is_some_and(|v| (row.center_y - v).abs() < 5.0)
-        {
+        if debug_x.is_some_and(|v| v.abs_diff(x) < 8) {
             for c in &here {
                 let b = match c.back {
                     Back::Start => "start".to_string(),
