@@ -1,26 +1,7 @@
 //! The `ecg-digitize` command: batches, bad files, exit codes, formats, resuming, scoring.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ecg-digitize");
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run ecg-digitize")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{fixture, run, stderr};
 
 fn tiny_png() -> Vec<u8> {
     let img = image::RgbImage::from_pixel(8, 8, image::Rgb([255, 255, 255]));

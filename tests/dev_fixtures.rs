@@ -2,15 +2,16 @@
 
 use ecg_digitizer::eval::{parse_csv, score_page};
 use ecg_digitizer::{digitize, export, Options};
-use std::path::Path;
+
+mod common;
+use common::fixture;
 
 /// (mean raw SNR dB, aligned dB) of one fixture page.
 fn score(image: &str, truth: &str) -> (f64, f64) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let bytes = std::fs::read(dir.join(image)).unwrap();
+    let bytes = std::fs::read(fixture(image)).unwrap();
     let d = digitize(&bytes, &Options::default()).unwrap_or_else(|e| panic!("{image}: {e}"));
     let pred = parse_csv(&export::csv::to_csv(&d)).unwrap();
-    let truth = parse_csv(&std::fs::read_to_string(dir.join(truth)).unwrap()).unwrap();
+    let truth = parse_csv(&std::fs::read_to_string(fixture(truth)).unwrap()).unwrap();
     let s = score_page(&truth, &pred, 0.2);
     (s.mean_raw_db(), 10.0 * s.aligned_ratio().log10())
 }
@@ -47,8 +48,7 @@ fn rotated_noisy_jpeg_matches_its_truth() {
 #[test]
 fn printed_lead_labels_are_read_where_the_layout_puts_them() {
     use ecg_digitizer::{grid, ink, labels, Lead};
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let bytes = std::fs::read(dir.join("dev002.png")).unwrap();
+    let bytes = std::fs::read(fixture("dev002.png")).unwrap();
     let image = image::load_from_memory(&bytes).unwrap().to_rgb8();
     let planes = ink::separate(&image, &ink::InkOptions::default());
     let g = grid::measure(&planes, &grid::GridOptions::default(), &mut Vec::new());

@@ -16,31 +16,14 @@ use image::{DynamicImage, ImageFormat, RgbImage};
 use proptest::prelude::*;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ecg-digitize");
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+mod common;
+use common::{fixture, run, stderr};
 
 fn bad(name: &str) -> PathBuf {
     fixture("bad").join(name)
-}
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run ecg-digitize")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The time a pathological input may take: generous, and far more in the unoptimised test
