@@ -229,26 +229,10 @@ impl Options {
         layout: Option<&str>,
     ) -> Result<Options, Error> {
         let mut o = Options::default();
-        if let Some(s) = speed
-            .map(str::trim)
-            .filter(|s| !s.eq_ignore_ascii_case("auto"))
-        {
-            let v = s.parse::<f32>().map_err(|_| {
-                Error::InvalidOption(format!(
-                    "paper speed must be 'auto' or a number of mm/s, got '{s}'"
-                ))
-            })?;
+        if let Some(v) = auto_or_number(speed, "paper speed", "mm/s")? {
             o.speed_mm_per_s = Some(v);
         }
-        if let Some(g) = gain
-            .map(str::trim)
-            .filter(|g| !g.eq_ignore_ascii_case("auto"))
-        {
-            let v = g.parse::<f32>().map_err(|_| {
-                Error::InvalidOption(format!(
-                    "gain must be 'auto' or a number of mm/mV, got '{g}'"
-                ))
-            })?;
+        if let Some(v) = auto_or_number(gain, "gain", "mm/mV")? {
             o.gain = Gain::MmPerMv(v);
         }
         if let Some(l) = layout
@@ -289,6 +273,19 @@ impl Options {
             ));
         }
         Ok(())
+    }
+}
+
+/// A setting that is `auto` (or absent: `None`) or a number in `unit`.
+fn auto_or_number(value: Option<&str>, name: &str, unit: &str) -> Result<Option<f32>, Error> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("auto") => Ok(None),
+        Some(v) => v.parse::<f32>().map(Some).map_err(|_| {
+            Error::InvalidOption(format!(
+                "{name} must be 'auto' or a number of {unit}, got '{v}'"
+            ))
+        }),
     }
 }
 
