@@ -115,11 +115,11 @@ pub fn read(
             continue;
         }
         if let Some(lead) = spell(&chars.iter().map(|c| c.0).collect::<String>()) {
+            let top = word.iter().map(|&k| glyphs[k].y_min).min().unwrap_or(0) as f32;
+            let bottom = word.iter().map(|&k| glyphs[k].y_max).max().unwrap_or(0) as f32;
             for &k in &word {
                 used[k] = true;
             }
-            let top = word.iter().map(|&k| glyphs[k].y_min).min().unwrap_or(0) as f32;
-            let bottom = word.iter().map(|&k| glyphs[k].y_max).max().unwrap_or(0) as f32;
             out.push(LabelRead {
                 lead,
                 x_left: glyphs[word[0]].x_min as f32,

@@ -50,6 +50,15 @@ pub struct LayoutOptions {
     pub label_vote_distance: f32,
     /// Labels read at least this well rename a panel against the layout's order.
     pub label_rename_distance: f32,
+    /// Labels standing within this many mm of the page's usual label offset from a row
+    /// belong to that row.
+    pub label_row_tolerance_mm: f32,
+    /// Labels standing within this many mm of the page's usual distance from their panels'
+    /// starts name those panels; a glyph's advance (about 1.1 mm at 11 pt) is more.
+    pub label_column_tolerance_mm: f32,
+    /// Labels rename short panels against the layout's order only when at least this many
+    /// of them disagree with it.
+    pub min_label_disagreements: usize,
     /// Standard width of the 1 mV calibration pulse, in seconds.
     pub pulse_s: f32,
     /// Heights a calibration pulse may have, in mm (1 mV at 5 to 20 mm/mV, with slack).
@@ -84,6 +93,9 @@ impl Default for LayoutOptions {
             label_slack_mm: 3.0,
             label_vote_distance: 0.2,
             label_rename_distance: 0.15,
+            label_row_tolerance_mm: 2.0,
+            label_column_tolerance_mm: 0.6,
+            min_label_disagreements: 2,
             pulse_s: 0.2,
             pulse_height_mm: (4.0, 24.0),
             pulse_end_lag_s: 0.003,
@@ -273,6 +285,21 @@ pub fn detect(
     let x0_rows = median(&mut starts);
     let duration_s = page_duration_s(&rows, x0_rows, px_per_s, opts);
     let reads = crate::labels::read(runs, ink, px_per_mm_y, &opts.labels);
+    let confident: Vec<crate::labels::LabelRead> = reads
+        .iter()
+        .filter(|l| l.distance <= opts.label_vote_distance)
+        .copied()
+        .collect();
+    let label_dy = label_offset(&rows, &confident, opts.label_row_tolerance_mm * px_per_mm_y);
+    let label_tol_x = opts.label_column_tolerance_mm * px_per_mm_x;
+    if std::env::var("ECG_DEBUG").is_ok() {
+        for l in &reads {
+            eprintln!(
+                "label {:?} at ({:.0}..{:.0}, {:.0}) d {:.3}",
+                l.lead, l.x_left, l.x_right, l.y_center, l.distance
+            );
+        }
+    }
     let columns: Vec<Option<usize>> = rows
         .iter()
         .map(|r| row_columns(runs, r, x0_rows, duration_s, px_per_s, px_per_mm_x, opts))
@@ -297,6 +324,8 @@ pub fn detect(
                 duration_s,
                 px_per_s,
                 px_per_mm_x,
+                label_dy,
+                label_dx: label_offset_x(&confident, x0_rows, duration_s, px_per_s, label_tol_x),
             };
             (choose_spec(&geometry, &reads, opts, warnings)?, true)
         }
@@ -503,6 +532,8 @@ pub fn detect(
         duration_s,
         px_per_s,
         px_per_mm_x,
+        label_dy,
+        label_dx: label_offset_x(&confident, x0, duration_s, px_per_s, label_tol_x),
     };
     let labels_read = reads
         .iter()
@@ -542,6 +573,83 @@ fn page_duration_s(rows: &[Row], x0: f32, px_per_s: f32, opts: &LayoutOptions) -
     }
 }
 
+/// How far below its row's centre line this page prints a lead's label (negative: above).
+///
+/// A printer puts every label the same way: below the trace's start (ECG-Image-Kit), above
+/// it, or on the baseline. Where rows are close (12x1 pages) a label below one row is nearly
+/// as close to the next, so the nearest row alone would misplace it. The offset that puts
+/// the most labels within `tol` px of some row wins; ties go to the smallest offset.
+fn label_offset(rows: &[Row], reads: &[crate::labels::LabelRead], tol: f32) -> f32 {
+    let offsets: Vec<f32> = reads
+        .iter()
+        .flat_map(|l| rows.iter().map(move |r| l.y_center - r.center_y))
+        .collect();
+    let support = |d: f32| {
+        reads
+            .iter()
+            .filter(|l| {
+                rows.iter()
+                    .any(|r| (l.y_center - r.center_y - d).abs() <= tol)
+            })
+            .count()
+    };
+    let mut best = (0usize, 0f32);
+    for &d in &offsets {
+        let n = support(d);
+        if n > best.0 || (n == best.0 && d.abs() < best.1.abs()) {
+            best = (n, d);
+        }
+    }
+    if best.0 == 0 {
+        return 0.0;
+    }
+    // Refine to the median of the labels it explains.
+    let mut near: Vec<f32> = offsets
+        .iter()
+        .copied()
+        .filter(|o| (o - best.1).abs() <= tol)
+        .collect();
+    median(&mut near)
+}
+
+/// How far after a panel's start this page prints its label, in pixels, if at least two
+/// confident labels agree within `tol` px. Panel starts are taken at quarter points of the
+/// page from `x0`, which covers 3x4, 6x2 and 12x1 pages alike.
+fn label_offset_x(
+    reads: &[crate::labels::LabelRead],
+    x0: f32,
+    duration_s: f32,
+    px_per_s: f32,
+    tol: f32,
+) -> Option<(f32, f32)> {
+    let quarter = duration_s / 4.0 * px_per_s;
+    if quarter <= 0.0 {
+        return None;
+    }
+    let offsets: Vec<f32> = reads
+        .iter()
+        .map(|l| {
+            let k = ((l.x_left - x0) / quarter).round().clamp(0.0, 3.0);
+            l.x_left - x0 - k * quarter
+        })
+        .collect();
+    let support = |d: f32| offsets.iter().filter(|o| (*o - d).abs() <= tol).count();
+    let best = offsets.iter().copied().max_by(|a, b| {
+        support(*a)
+            .cmp(&support(*b))
+            .then(b.abs().total_cmp(&a.abs()))
+    })?;
+    if support(best) < 2 {
+        return None;
+    }
+    let mut near: Vec<f32> = offsets
+        .iter()
+        .copied()
+        .filter(|o| (o - best).abs() <= tol)
+        .collect();
+    Some((median(&mut near), tol))
+}
+
 /// Where the rows are, for choosing a layout.
 struct PageGeometry<'a> {
     rows: &'a [Row],
@@ -550,24 +658,35 @@ struct PageGeometry<'a> {
     duration_s: f32,
     px_per_s: f32,
     px_per_mm_x: f32,
+    /// Where this page prints a lead's label relative to its row's centre line, in pixels
+    /// (positive: below it); see [`label_offset`].
+    label_dy: f32,
+    /// Where the labels stand after their panels' starts, with the tolerance, in pixels,
+    /// when enough labels agree on it; see [`label_offset_x`].
+    label_dx: Option<(f32, f32)>,
 }
 
 impl PageGeometry<'_> {
-    /// The row a label belongs to: the nearest row centre.
+    /// The row a label belongs to: the one it stands from as the page's labels do.
     fn row_of(&self, y: f32) -> usize {
+        let off = |r: usize| (y - self.rows[r].center_y - self.label_dy).abs();
         (0..self.rows.len())
-            .min_by(|&a, &b| {
-                (self.rows[a].center_y - y)
-                    .abs()
-                    .total_cmp(&(self.rows[b].center_y - y).abs())
-            })
+            .min_by(|&a, &b| off(a).total_cmp(&off(b)))
             .unwrap_or(0)
     }
 
     /// The column whose start a label at `x` marks, in a row of `cols` columns, if it sits
     /// within `slack_mm` of one.
+    /// Where the page's labels all stand at the same distance from their panels' starts, a
+    /// label must stand there too: a word read without its first glyph (`V1` seen as `I`
+    /// because the `V` touches the trace) is one glyph further right, and names no panel.
     fn column_of(&self, x: f32, cols: usize, slack_mm: f32) -> Option<usize> {
         let col_px = self.duration_s / cols as f32 * self.px_per_s;
+        if let Some((dx, tol)) = self.label_dx {
+            let k = ((x - self.x0 - dx) / col_px).round();
+            let off = x - self.x0 - dx - k * col_px;
+            return (k >= 0.0 && (k as usize) < cols && off.abs() <= tol).then_some(k as usize);
+        }
         let k = ((x - self.x0) / col_px).round();
         let off = x - self.x0 - k * col_px;
         (k >= 0.0
@@ -633,37 +752,117 @@ fn choose_spec(
             )
         }));
     };
-    // Labels override the template where they disagree, as long as every lead stays unique.
-    let mut renamed = 0;
-    for l in reads
-        .iter()
-        .filter(|l| l.distance <= opts.label_rename_distance)
-    {
-        let r = g.row_of(l.y_center);
-        let cols = spec.rows.get(r).map_or(0, Vec::len);
-        let Some(c) = g.column_of(l.x_left, cols.max(1), opts.label_slack_mm) else {
-            continue;
-        };
-        if cols == 0 || spec.rows[r][c] == l.lead {
-            continue;
-        }
-        let elsewhere = spec.rows.iter().enumerate().any(|(rr, leads)| {
-            leads
-                .iter()
-                .enumerate()
-                .any(|(cc, &x)| x == l.lead && (rr, cc) != (r, c) && leads.len() > 1)
-        });
-        if !elsewhere || cols == 1 {
-            spec.rows[r][c] = l.lead;
-            renamed += 1;
-        }
-    }
+    let renamed = name_panels_from_labels(&mut spec, g, reads, opts);
     if renamed > 0 {
         warnings.push(format!(
             "{renamed} panel(s) were named from their printed labels"
         ));
     }
     Ok(spec)
+}
+
+/// Lets confident labels name the panels they stand at, whatever the layout's order says.
+///
+/// The twelve short panels each show a different lead, so labels are taken best read first
+/// and a lead already given to a panel is not given again. The panels left without a label
+/// then keep their template lead where it is still free, and otherwise share out the leads
+/// nobody claimed, in the standard order. Rhythm strips (a lead printed again over the whole
+/// page) take their label as it is. Returns how many panels changed name.
+fn name_panels_from_labels(
+    spec: &mut LayoutSpec,
+    g: &PageGeometry,
+    reads: &[crate::labels::LabelRead],
+    opts: &LayoutOptions,
+) -> usize {
+    let before = spec.rows.clone();
+    let rhythm = spec.rhythm_rows();
+    let mut named: Vec<Vec<Option<Lead>>> = spec.rows.iter().map(|r| vec![None; r.len()]).collect();
+    let mut taken = [false; 12];
+    let mut sure: Vec<&crate::labels::LabelRead> = reads
+        .iter()
+        .filter(|l| l.distance <= opts.label_rename_distance)
+        .collect();
+    sure.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    for l in sure {
+        let r = g.row_of(l.y_center);
+        let Some(cols) = spec.rows.get(r).map(Vec::len) else {
+            continue;
+        };
+        let Some(c) = g.column_of(l.x_left, cols, opts.label_slack_mm) else {
+            continue;
+        };
+        if named[r][c].is_some() {
+            continue;
+        }
+        if rhythm[r] {
+            named[r][c] = Some(l.lead);
+        } else if !taken[l.lead.index()] {
+            taken[l.lead.index()] = true;
+            named[r][c] = Some(l.lead);
+        }
+    }
+    // One label against the template is more likely a misread (`III` read as `II` when its
+    // last glyph touches the trace) than a printer's own order, which moves two leads at least.
+    let against = spec
+        .rows
+        .iter()
+        .zip(&named)
+        .enumerate()
+        .filter(|(r, _)| !rhythm[*r])
+        .flat_map(|(_, (row, names))| row.iter().zip(names))
+        .filter(|(t, n)| n.is_some_and(|n| n != **t))
+        .count();
+    if against < opts.min_label_disagreements {
+        for (_, names) in named.iter_mut().enumerate().filter(|(r, _)| !rhythm[*r]) {
+            names.fill(None);
+        }
+        taken = [false; 12];
+    }
+    if named.iter().flatten().all(Option::is_none) {
+        return 0;
+    }
+    // Unlabelled short panels: the template's lead if free, else the free leads in turn,
+    // column by column as the leads are read.
+    let mut open = Vec::new();
+    for (r, row) in spec.rows.iter().enumerate().filter(|(r, _)| !rhythm[*r]) {
+        for (c, &lead) in row.iter().enumerate() {
+            if named[r][c].is_none() {
+                if taken[lead.index()] {
+                    open.push((c, r));
+                } else {
+                    taken[lead.index()] = true;
+                    named[r][c] = Some(lead);
+                }
+            }
+        }
+    }
+    open.sort();
+    // Only leads the layout prints: a limb-lead page gets no chest lead.
+    let mut printed = [false; 12];
+    for (_, row) in before.iter().enumerate().filter(|(r, _)| !rhythm[*r]) {
+        for l in row {
+            printed[l.index()] = true;
+        }
+    }
+    let mut free = Lead::ALL
+        .iter()
+        .filter(|l| printed[l.index()] && !taken[l.index()]);
+    for (c, r) in open {
+        named[r][c] = free.next().copied();
+    }
+    for (r, row) in spec.rows.iter_mut().enumerate() {
+        for (c, lead) in row.iter_mut().enumerate() {
+            if let Some(l) = named[r][c] {
+                *lead = l;
+            }
+        }
+    }
+    spec.rows
+        .iter()
+        .flatten()
+        .zip(before.iter().flatten())
+        .filter(|(a, b)| a != b)
+        .count()
 }
 
 /// How many columns a row shows: 4 when separator bars or gaps in the ink stand at quarter
@@ -1086,4 +1285,116 @@ fn find_separators(
         .filter(|(_, c)| !c)
         .map(|(s, _)| s)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::LabelRead;
+
+    fn row(center_y: f32) -> Row {
+        Row {
+            center_y,
+            band_top: center_y - 50.0,
+            band_bottom: center_y + 50.0,
+            x_start: 100.0,
+            x_end: 2100.0,
+            pulse: None,
+            separators: Vec::new(),
+        }
+    }
+
+    fn label(lead: Lead, x_left: f32, y_center: f32) -> LabelRead {
+        LabelRead {
+            lead,
+            x_left,
+            x_right: x_left + 20.0,
+            y_center,
+            distance: 0.05,
+        }
+    }
+
+    fn geometry<'a>(rows: &'a [Row], reads: &[LabelRead]) -> PageGeometry<'a> {
+        let px_per_s = 200.0;
+        PageGeometry {
+            rows,
+            columns: &[],
+            x0: 100.0,
+            duration_s: 10.0,
+            px_per_s,
+            px_per_mm_x: 8.0,
+            label_dy: label_offset(rows, reads, 16.0),
+            label_dx: label_offset_x(reads, 100.0, 10.0, px_per_s, 5.0),
+        }
+    }
+
+    #[test]
+    fn labels_between_close_rows_belong_to_the_row_they_stand_under() {
+        // 12x1 rows 110 px apart, every label 60 px below its row: nearer the next row. Only
+        // the bottom row's label tells the two readings apart (no row lies below it).
+        let rows: Vec<Row> = (0..12).map(|k| row(200.0 + 110.0 * k as f32)).collect();
+        let reads: Vec<LabelRead> = (0..12)
+            .map(|k| label(Lead::ALL[k], 102.0, 200.0 + 110.0 * k as f32 + 60.0))
+            .collect();
+        let g = geometry(&rows, &reads);
+        assert!((g.label_dy - 60.0).abs() < 1.0, "offset {}", g.label_dy);
+        for (k, l) in reads.iter().enumerate() {
+            assert_eq!(g.row_of(l.y_center), k);
+        }
+    }
+
+    #[test]
+    fn a_word_read_without_its_first_glyph_names_no_panel() {
+        let rows = vec![row(300.0), row(600.0), row(900.0)];
+        let reads = vec![
+            label(Lead::I, 102.0, 350.0),
+            label(Lead::AVR, 602.0, 350.0),
+            label(Lead::V4, 1602.0, 350.0),
+        ];
+        let g = geometry(&rows, &reads);
+        assert_eq!(g.column_of(1102.0, 4, 3.0), Some(2));
+        // `V1` read as `I`: the same word one glyph (9 px) further right.
+        assert_eq!(g.column_of(1111.0, 4, 3.0), None);
+    }
+
+    #[test]
+    fn labels_rename_a_six_by_two_page_printed_in_another_order() {
+        let rows: Vec<Row> = (0..7).map(|k| row(300.0 + 180.0 * k as f32)).collect();
+        let truth = LayoutSpec::bottom_up(2, &[Lead::II]);
+        let mut reads = Vec::new();
+        for (r, leads) in truth.rows.iter().enumerate() {
+            for (c, &lead) in leads.iter().enumerate() {
+                // Two labels unread, as when they touch a trace.
+                if (r, c) != (0, 1) && (r, c) != (2, 1) {
+                    reads.push(label(
+                        lead,
+                        102.0 + 1000.0 * c as f32,
+                        rows[r].center_y + 40.0,
+                    ));
+                }
+            }
+        }
+        let g = geometry(&rows, &reads);
+        let mut spec = LayoutSpec::six_by_two(&[Lead::II]);
+        let renamed = name_panels_from_labels(&mut spec, &g, &reads, &LayoutOptions::default());
+        assert!(renamed >= 10);
+        assert_eq!(spec.rows, truth.rows);
+    }
+
+    #[test]
+    fn one_label_against_the_layout_is_taken_for_a_misread() {
+        let rows = vec![row(300.0), row(600.0), row(900.0), row(1200.0)];
+        // `III` read as `II`, and the real `II` unread.
+        let reads = vec![
+            label(Lead::I, 102.0, 340.0),
+            label(Lead::II, 102.0, 940.0),
+            label(Lead::AVF, 602.0, 940.0),
+            label(Lead::V3, 1102.0, 940.0),
+        ];
+        let g = geometry(&rows, &reads);
+        let mut spec = LayoutSpec::standard_3x4(&[Lead::II]);
+        let before = spec.clone();
+        name_panels_from_labels(&mut spec, &g, &reads, &LayoutOptions::default());
+        assert_eq!(spec, before);
+    }
 }

@@ -85,6 +85,20 @@ impl LayoutSpec {
         LayoutSpec::with_rhythm("12x1", rows, rhythm, false)
     }
 
+    /// The order of ECG-Image-Kit (the generator of the PhysioNet Challenge 2024 images) for
+    /// `columns` columns of the same seconds: it fills rows from the bottom up with III, aVF,
+    /// V3, V6, II, aVL, V2, V5, I, aVR, V1, V4, so a 6x2 page reads V1|V4, I|aVR, V2|V5, II|aVL,
+    /// V3|V6, III|aVF from the top. Its 3x4 pages are the standard order.
+    pub fn bottom_up(columns: usize, rhythm: &[Lead]) -> LayoutSpec {
+        use Lead::*;
+        const ORDER: [Lead; 12] = [III, AVF, V3, V6, II, AVL, V2, V5, I, AVR, V1, V4];
+        let columns = columns.clamp(1, 12);
+        let mut rows: Vec<Vec<Lead>> = ORDER.chunks(columns).map(<[Lead]>::to_vec).collect();
+        rows.reverse();
+        let base = format!("{}x{columns}", 12usize.div_ceil(columns));
+        LayoutSpec::with_rhythm(&base, rows, rhythm, columns < 4)
+    }
+
     /// The six limb leads, one per row.
     pub fn limb_6x1() -> LayoutSpec {
         let rows = Lead::ALL[..6].iter().map(|&l| vec![l]).collect();
@@ -95,6 +109,26 @@ impl LayoutSpec {
     pub fn chest_6x1() -> LayoutSpec {
         let rows = Lead::ALL[6..].iter().map(|&l| vec![l]).collect();
         LayoutSpec::with_rhythm("6x1-chest", rows, &[], false)
+    }
+
+    /// Which rows are rhythm strips: single-lead rows after every lead of the page has been
+    /// shown once (the last row of 3x4+II, 12x1+II), which repeat a lead at full length.
+    pub fn rhythm_rows(&self) -> Vec<bool> {
+        let mut all = [false; 12];
+        for l in self.rows.iter().flatten() {
+            all[l.index()] = true;
+        }
+        let mut seen = [false; 12];
+        self.rows
+            .iter()
+            .map(|row| {
+                let rhythm = row.len() == 1 && seen == all;
+                for l in row {
+                    seen[l.index()] = true;
+                }
+                rhythm
+            })
+            .collect()
     }
 
     /// The rhythm strips a 3x4 page most often carries when it has `count` of them.
@@ -108,7 +142,8 @@ impl LayoutSpec {
         }
     }
 
-    /// Every layout the detector tries, for pages with `rows` trace rows.
+    /// Every layout the detector tries, for pages with `rows` trace rows. Where two orders
+    /// share a geometry, the more common one comes last (it wins ties).
     pub fn candidates(rows: usize) -> Vec<LayoutSpec> {
         let mut out = Vec::new();
         if (3..=6).contains(&rows) {
@@ -117,18 +152,18 @@ impl LayoutSpec {
             )));
         }
         if (6..=7).contains(&rows) {
-            out.push(LayoutSpec::six_by_two(&LayoutSpec::default_rhythm_leads(
-                rows - 6,
-            )));
+            let rhythm = LayoutSpec::default_rhythm_leads(rows - 6);
+            out.push(LayoutSpec::bottom_up(2, &rhythm));
+            out.push(LayoutSpec::six_by_two(&rhythm));
         }
         if rows == 6 {
             out.push(LayoutSpec::limb_6x1());
             out.push(LayoutSpec::chest_6x1());
         }
         if (12..=13).contains(&rows) {
-            out.push(LayoutSpec::twelve_by_one(
-                &LayoutSpec::default_rhythm_leads(rows - 12),
-            ));
+            let rhythm = LayoutSpec::default_rhythm_leads(rows - 12);
+            out.push(LayoutSpec::bottom_up(1, &rhythm));
+            out.push(LayoutSpec::twelve_by_one(&rhythm));
         }
         out
     }
@@ -309,6 +344,35 @@ mod tests {
         assert_eq!(
             LayoutSpec::parse("6x1-chest").unwrap().rows[0],
             vec![Lead::V1]
+        );
+    }
+
+    #[test]
+    fn rhythm_rows_are_the_repeats_after_every_lead() {
+        let r = LayoutSpec::standard_3x4(&[Lead::V1, Lead::II, Lead::V5]).rhythm_rows();
+        assert_eq!(r, vec![false, false, false, true, true, true]);
+        let r = LayoutSpec::twelve_by_one(&[Lead::II]).rhythm_rows();
+        assert_eq!(r.iter().filter(|&&x| x).count(), 1);
+        assert!(r[12]);
+        assert!(LayoutSpec::limb_6x1().rhythm_rows().iter().all(|&x| !x));
+    }
+
+    #[test]
+    fn bottom_up_order_reads_from_the_top_as_the_generator_prints() {
+        use Lead::*;
+        let six = LayoutSpec::bottom_up(2, &[II]);
+        assert_eq!(six.rows[0], vec![V1, V4]);
+        assert_eq!(six.rows[5], vec![III, AVF]);
+        assert_eq!(six.rows[6], vec![II]);
+        assert!(six.same_time_columns);
+        assert_eq!(six.name, "6x2+II");
+        let twelve = LayoutSpec::bottom_up(1, &[]);
+        assert_eq!(twelve.rows.len(), 12);
+        assert_eq!(twelve.rows[0], vec![V4]);
+        assert_eq!(twelve.rows[11], vec![III]);
+        assert_eq!(
+            LayoutSpec::bottom_up(4, &[]).rows,
+            LayoutSpec::standard_3x4(&[]).rows
         );
     }
 
