@@ -21,6 +21,8 @@ pub struct GridOptions {
     pub min_correlation: f32,
     /// Plausible page width when deciding whether a lone line family is 1 mm or 5 mm, in mm.
     pub typical_page_mm: f32,
+    /// Horizontal and vertical scales further apart than this factor cannot both be right.
+    pub max_axis_ratio: f32,
 }
 
 impl Default for GridOptions {
@@ -30,6 +32,7 @@ impl Default for GridOptions {
             max_major_px: 150.0,
             min_correlation: 0.15,
             typical_page_mm: 280.0,
+            max_axis_ratio: 1.5,
         }
     }
 }
@@ -43,6 +46,9 @@ pub struct InkLevels {
     pub trace: f32,
     /// Pixels above this are trace (or text) ink.
     pub threshold: f32,
+    /// Pixels above this are trace ink too where they join pixels above `threshold`: faint
+    /// thin strokes of the same trace.
+    pub extend: f32,
 }
 
 impl InkLevels {
@@ -82,6 +88,15 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String
     let px = period_5mm(&cols, opts);
     let py = period_5mm(&rows, opts);
     let (px_per_mm_x, px_per_mm_y, found) = match (px, py) {
+        // Pixels are square to within a few percent on scans and photos alike: axes that
+        // disagree by more have mistaken 1 mm lines for 5 mm ones (or the reverse) on one
+        // axis. The axis whose scale gives the more plausible page size is right.
+        (Some(a), Some(b)) if (a / b).max(b / a) > opts.max_axis_ratio => {
+            let page = w.max(h) as f32;
+            let miss = |p: f32| (page * 5.0 / p - opts.typical_page_mm).abs();
+            let s = if miss(a) <= miss(b) { a } else { b } / 5.0;
+            (s, s, true)
+        }
         (Some(a), Some(b)) => (a / 5.0, b / 5.0, true),
         (Some(a), None) => (a / 5.0, a / 5.0, true),
         (None, Some(b)) => (b / 5.0, b / 5.0, true),
@@ -318,10 +333,12 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
     }
     let trace = trace.max(grid + 0.05);
     let threshold = (grid + 0.45 * (trace - grid)).max(0.2);
+    let extend = (grid + 0.25 * (trace - grid)).max(0.15).min(threshold);
     InkLevels {
         grid,
         trace,
         threshold,
+        extend,
     }
 }
 

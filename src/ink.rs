@@ -18,6 +18,11 @@ pub struct InkOptions {
     pub paper_percentile: f32,
     /// Paper darker than this (0–1) is treated as no page at all, e.g. rotation fill.
     pub min_paper_level: f32,
+    /// Pages whose ink plane is noisier than this (pixel standard deviation, 0–1) are
+    /// smoothed before any ink is read: photos in poor light, photocopies, strong JPEG grain.
+    pub denoise_above: f32,
+    /// Most smoothing applied, as a Gaussian sigma in pixels.
+    pub max_denoise_sigma_px: f32,
 }
 
 impl Default for InkOptions {
@@ -26,6 +31,8 @@ impl Default for InkOptions {
             block_px: 16,
             paper_percentile: 0.8,
             min_paper_level: 0.15,
+            denoise_above: 0.035,
+            max_denoise_sigma_px: 1.5,
         }
     }
 }
@@ -94,7 +101,60 @@ pub fn separate(image: &RgbImage, opts: &InkOptions) -> InkPlanes {
             mark_row[x] = 1.0 - lo;
         }
     }
+    let noise = noise_level(&ink);
+    let sigma = denoise_sigma(noise, opts);
+    if std::env::var("ECG_DEBUG").is_ok() {
+        eprintln!("ink noise {noise:.4}, smoothing sigma {sigma:.2} px");
+    }
+    if sigma > 0.0 {
+        ink = blur(ink, sigma);
+        mark = blur(mark, sigma);
+    }
     InkPlanes { ink, mark }
+}
+
+/// How much to smooth a page whose ink plane carries `noise` (its pixel standard deviation):
+/// nothing on clean scans, and on noisy ones enough to bring the noise back under the
+/// threshold, within the largest blur a 1 px trace survives.
+fn denoise_sigma(noise: f32, opts: &InkOptions) -> f32 {
+    if noise <= opts.denoise_above {
+        return 0.0;
+    }
+    // A Gaussian of sigma s divides white noise by about 2·sqrt(pi)·s.
+    let s = noise / (opts.denoise_above * 2.0 * std::f32::consts::PI.sqrt());
+    s.clamp(
+        opts.max_denoise_sigma_px.min(0.7),
+        opts.max_denoise_sigma_px,
+    )
+}
+
+fn blur(p: Plane, sigma: f32) -> Plane {
+    let (w, h) = (p.width, p.height);
+    let img: image::ImageBuffer<image::Luma<f32>, Vec<f32>> =
+        image::ImageBuffer::from_raw(w as u32, h as u32, p.data).expect("plane size");
+    let out = imageproc::filter::gaussian_blur_f32(&img, sigma);
+    Plane {
+        width: w,
+        height: h,
+        data: out.into_raw(),
+    }
+}
+
+/// Standard deviation of pixel noise in a plane, from the median absolute difference of
+/// horizontal neighbours (robust to the few pixels of lines and traces).
+pub fn noise_level(p: &Plane) -> f32 {
+    let mut diffs: Vec<f32> = Vec::new();
+    let step = (p.height / 200).max(1);
+    for y in (0..p.height).step_by(step) {
+        let row = p.row(y);
+        diffs.extend(row.windows(2).map(|w| (w[1] - w[0]).abs()));
+    }
+    if diffs.is_empty() {
+        return 0.0;
+    }
+    let mid = diffs.len() / 2;
+    let (_, m, _) = diffs.select_nth_unstable_by(mid, f32::total_cmp);
+    *m / (0.6745 * std::f32::consts::SQRT_2)
 }
 
 /// Paper brightness per channel on a coarse block grid.
@@ -399,6 +459,20 @@ impl ColumnRuns {
     /// Splits every column of the ink plane into runs above `threshold`, bridging one-pixel
     /// gaps (thin strokes break up after anti-aliasing). `weight` maps an ink score to 0–1.
     pub fn build(ink: &Plane, threshold: f32, weight: impl Fn(f32) -> f32) -> ColumnRuns {
+        ColumnRuns::build_hysteresis(ink, threshold, threshold, weight)
+    }
+
+    /// Like [`ColumnRuns::build`], with hysteresis: runs are cut at `low`, and only blobs that
+    /// reach `high` somewhere are kept. A steep QRS stroke at 100 DPI is a faint one-pixel
+    /// line, lighter than the flat trace it leaves from; it survives as part of that trace,
+    /// while paper noise that only reaches `low` is dropped.
+    pub fn build_hysteresis(
+        ink: &Plane,
+        low: f32,
+        high: f32,
+        weight: impl Fn(f32) -> f32,
+    ) -> ColumnRuns {
+        let threshold = low.min(high);
         let (w, h) = (ink.width, ink.height);
         let mut columns: Vec<Vec<Run>> = vec![Vec::new(); w];
         // Walk rows once, keeping an open run per column: cache-friendly on a row-major plane.
@@ -456,6 +530,21 @@ impl ColumnRuns {
             }
         }
         let components = label_components(&mut columns);
+        if high > threshold {
+            let mut strong = vec![false; components.len()];
+            for (x, col) in columns.iter().enumerate() {
+                for r in col {
+                    if !strong[r.component as usize]
+                        && (r.top..=r.bottom).any(|y| ink.get(x, y as usize) > high)
+                    {
+                        strong[r.component as usize] = true;
+                    }
+                }
+            }
+            for col in columns.iter_mut() {
+                col.retain(|r| strong[r.component as usize]);
+            }
+        }
         ColumnRuns {
             columns,
             height: h,

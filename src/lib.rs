@@ -68,6 +68,9 @@ pub struct StageOptions {
     pub max_ink_share: f64,
     /// Paper speed assumed when neither the user nor a pulse gives it, in mm/s.
     pub default_speed_mm_per_s: f32,
+    /// Pages scanned coarser than this many pixels per mm read faint thin strokes that join
+    /// the trace (see [`ink::ColumnRuns::build_hysteresis`]).
+    pub thin_stroke_px_per_mm: f32,
 }
 
 impl Default for StageOptions {
@@ -82,6 +85,7 @@ impl Default for StageOptions {
             rhythm: Default::default(),
             max_ink_share: 0.12,
             default_speed_mm_per_s: 25.0,
+            thin_stroke_px_per_mm: 6.0,
         }
     }
 }
@@ -334,7 +338,14 @@ fn read_page(
     if grid.levels.trace < 0.25 {
         return Err(Error::NoTraces);
     }
-    let runs = ink::ColumnRuns::build(&planes.ink, grid.levels.threshold, |v| {
+    // Below about 150 DPI a trace is a stroke a pixel or so wide, and its steep QRS strokes
+    // are fainter than its flat stretches: let them join the trace at a lower level.
+    let low = if grid.px_per_mm_x.min(grid.px_per_mm_y) < stages.thin_stroke_px_per_mm {
+        grid.levels.extend
+    } else {
+        grid.levels.threshold
+    };
+    let runs = ink::ColumnRuns::build_hysteresis(&planes.ink, low, grid.levels.threshold, |v| {
         grid.levels.weight(v)
     });
     // Traces, text and pulses cover a few percent of a printout; far more is noise or a photo.
