@@ -50,6 +50,8 @@ pub struct LabelRead {
     pub x_right: f32,
     /// Vertical centre of the word.
     pub y_center: f32,
+    /// Height of the word's ink, in pixels.
+    pub height: f32,
     /// Mean template distance of its glyphs (lower is surer).
     pub distance: f32,
 }
@@ -125,6 +127,7 @@ pub fn read(
                 x_left: glyphs[word[0]].x_min as f32,
                 x_right: right,
                 y_center: (top + bottom) / 2.0,
+                height: bottom - top + 1.0,
                 distance: chars.iter().map(|c| c.1).sum::<f32>() / chars.len() as f32,
             });
         }

@@ -154,6 +154,11 @@ pub struct Row {
     pub pulse: Option<PulseBox>,
     /// Lead separators found in the row.
     pub separators: Vec<Separator>,
+    /// Where this row's lead labels stand, read or not, as `[x_from, x_to, y_top, y_bottom]`
+    /// in upright pixels: wherever the page's labels keep one place relative to their panels,
+    /// every panel's label is expected there, so that the trace is not drawn through one
+    /// that touches it.
+    pub label_zones: Vec<[f32; 4]>,
 }
 
 /// One lead's panel: where on the page it is printed and which seconds it shows.
@@ -274,6 +279,7 @@ pub fn detect(
             x_end: x_end as f32,
             pulse,
             separators,
+            label_zones: Vec::new(),
         });
     }
     if rows.is_empty() {
@@ -547,6 +553,14 @@ pub fn detect(
             })
         })
         .count();
+    if let Some((dx, _)) = geometry.label_dx {
+        let zones = label_zones(
+            &spec, &rows, &confident, x0, dx, label_dy, duration_s, px_per_s,
+        );
+        for (row, z) in rows.iter_mut().zip(zones) {
+            row.label_zones = z;
+        }
+    }
     Ok(Layout {
         labels_read,
         spec,
@@ -610,6 +624,46 @@ fn label_offset(rows: &[Row], reads: &[crate::labels::LabelRead], tol: f32) -> f
         .filter(|o| (o - best.1).abs() <= tol)
         .collect();
     median(&mut near)
+}
+
+/// Each row's expected label boxes (see [`Row::label_zones`]): at every panel's start, offset
+/// as this page prints its labels, as wide as its widest label read and as tall as the
+/// tallest, with a little margin for blur.
+#[allow(clippy::too_many_arguments)]
+fn label_zones(
+    spec: &LayoutSpec,
+    rows: &[Row],
+    reads: &[crate::labels::LabelRead],
+    x0: f32,
+    dx: f32,
+    dy: f32,
+    duration_s: f32,
+    px_per_s: f32,
+) -> Vec<Vec<[f32; 4]>> {
+    let width = reads
+        .iter()
+        .map(|l| l.x_right - l.x_left)
+        .fold(0f32, f32::max);
+    let height = reads.iter().map(|l| l.height).fold(0f32, f32::max);
+    let margin = 0.15 * height;
+    rows.iter()
+        .enumerate()
+        .map(|(r, row)| {
+            let cols = spec.rows.get(r).map_or(0, Vec::len);
+            (0..cols)
+                .map(|c| {
+                    let x = x0 + dx + c as f32 * duration_s / cols as f32 * px_per_s;
+                    let y = row.center_y + dy;
+                    [
+                        x - margin,
+                        x + width + margin,
+                        y - height / 2.0 - margin,
+                        y + height / 2.0 + margin,
+                    ]
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// How far after a panel's start this page prints its label, in pixels, if at least two
@@ -1301,6 +1355,7 @@ mod tests {
             x_end: 2100.0,
             pulse: None,
             separators: Vec::new(),
+            label_zones: Vec::new(),
         }
     }
 
@@ -1310,6 +1365,7 @@ mod tests {
             x_left,
             x_right: x_left + 20.0,
             y_center,
+            height: 20.0,
             distance: 0.05,
         }
     }

@@ -173,6 +173,7 @@ mod tests {
             x_end: 400.0,
             pulse: None,
             separators: vec![],
+            label_zones: vec![],
         }
     }
 

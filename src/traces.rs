@@ -37,6 +37,10 @@ pub struct TraceOptions {
     pub glyph_max_mm: f32,
     /// Cost per column of following such a blob.
     pub glyph_cost: f32,
+    /// Cost per column of following ink where the page prints a lead label (a label that
+    /// touches the trace joins its blob): enough to outweigh the label's extra ink, little
+    /// against a trace that really passes there.
+    pub label_zone_cost: f32,
     /// Ink in a separator bar's columns counts as trace only where it reaches this far (mm)
     /// beyond the bar's end: less is the bar's own blur.
     pub bar_overshoot_mm: f32,
@@ -60,6 +64,7 @@ impl Default for TraceOptions {
             glyph_max_mm: 5.0,
             bar_overshoot_mm: 0.5,
             glyph_cost: 2.0,
+            label_zone_cost: 0.5,
             ink_reward_per_px: 0.04,
         }
     }
@@ -423,11 +428,23 @@ fn follow_row(
     // Small blobs off the trace are lead labels and other print: the path may cross them only
     // when nothing else is there.
     let glyph_px = o.glyph_max_mm * px_per_mm_y;
-    let unary = |r: &Run| {
+    let unary = |x: usize, r: &Run| {
         let b = runs.components[r.component as usize];
+        // A label touching the trace is part of the trace's blob, but it stands where the
+        // page prints its labels.
+        let in_label = row
+            .label_zones
+            .iter()
+            .any(|z| (z[0]..=z[1]).contains(&(x as f32)) && (z[2]..=z[3]).contains(&r.centroid));
         let glyph = (b.width() as f32) < glyph_px && (b.height() as f32) < glyph_px;
         o.row_pull_per_mm * (r.centroid - row.center_y).abs() / px_per_mm_y
-            + if glyph { o.glyph_cost } else { 0.0 }
+            + if glyph {
+                o.glyph_cost
+            } else if in_label {
+                o.label_zone_cost
+            } else {
+                0.0
+            }
             - o.ink_reward_per_px * r.mass
     };
     let bridge = ((o.max_bridge_mm * px_per_mm_y).round() as usize).max(2);
@@ -480,7 +497,7 @@ fn follow_row(
                 cands.truncate(o.max_candidates);
             }
             for r in cands {
-                let u = unary(r);
+                let u = unary(x, r);
                 let (lo, hi) = centreline(r);
                 for exit_top in [true, false] {
                     // Fresh starts enter at the far end, so a lone run is a plain stroke.
