@@ -48,26 +48,31 @@ def features(img):
     return out, bh
 
 
+# Font sizes in pixels: large for the glyphs' own shapes, and the sizes an 11 pt label has
+# at 100 and 150 DPI, where anti-aliasing thickens every stroke to a pixel or two.
+SIZES = [96, 22, 15]
+
+
 def main():
     rows = []
-    for path in FONTS:
-        font = ImageFont.truetype(path, 96)
-        heights = {}
-        for ch in CHARS:
-            img = Image.new("L", (200, 200), 255)
-            ImageDraw.Draw(img).text((40, 20), ch, font=font, fill=0)
-            f, bh = features(img)
-            heights[ch] = bh
-            rows.append((ch, path.rsplit("/", 1)[1], f))
+    for size in SIZES:
+        for path in FONTS:
+            font = ImageFont.truetype(path, size)
+            for ch in CHARS:
+                img = Image.new("L", (200, 200), 255)
+                ImageDraw.Draw(img).text((40, 20), ch, font=font, fill=0)
+                f, _ = features(img)
+                rows.append((ch, f"{path.rsplit('/', 1)[1]} at {size} px", f))
     out = sys.stdout
     out.write("//! Shape features of lead-label glyphs, rendered from open fonts (DejaVu Sans, Liberation\n")
-    out.write("//! Sans/Serif/Mono) by `scripts/make-glyph-templates.py`. Generated: do not edit by hand.\n\n")
+    out.write("//! Sans/Serif/Mono) at several sizes by `scripts/make-glyph-templates.py`. Generated: do not\n")
+    out.write("//! edit by hand.\n\n")
     out.write("// Ink shares that happen to be close to 1/π are measurements, not the constant.\n#![allow(clippy::approx_constant)]\n\n")
     out.write(f"/// Cells across a glyph's ink box.\npub const GRID_W: usize = {GRID_W};\n")
     out.write(f"/// Cells down a glyph's ink box.\npub const GRID_H: usize = {GRID_H};\n")
     n = GRID_W * GRID_H + 1
     out.write(f"/// Features per glyph: mean ink per cell, row by row, then width / height.\npub const FEATURES: usize = {n};\n\n")
-    out.write("/// (character, features) for every font.\n")
+    out.write("/// (character, features) for every font and size.\n")
     out.write(f"pub static TEMPLATES: [(char, [f32; FEATURES]); {len(rows)}] = [\n")
     for ch, font, f in rows:
         vals = ", ".join(f"{v:.3}" for v in f)
