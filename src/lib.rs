@@ -7,8 +7,9 @@
 //! 3. [`ink`] + [`grid`]: paper flattening, trace/grid separation, px per mm
 //! 4. [`layout`]: trace rows, pulses, separators, time origin, lead panels
 //! 5. [`calibration`]: gain (mm/mV) and each row's baseline
-//! 6. [`traces`]: one sub-pixel y per column along each row, then [`rhythm`]: rhythm strips
-//!    named by the short panel they repeat
+//! 6. [`traces`]: one sub-pixel y per column along each row, then [`einthoven`]: the lead
+//!    order checked against the limb-lead relations, and [`rhythm`]: rhythm strips named by
+//!    the short panel they repeat
 //! 7. [`signal`]: millivolts on a common 500 Hz timeline
 //! 8. [`export`]: CSV, WFDB and JSON
 //!
@@ -18,6 +19,7 @@
 
 pub mod calibration;
 pub mod decode;
+pub mod einthoven;
 pub mod error;
 pub mod eval;
 pub mod export;
@@ -62,6 +64,8 @@ pub struct StageOptions {
     pub calibration: calibration::CalibrationOptions,
     /// Trace path search.
     pub traces: traces::TraceOptions,
+    /// Lead order check from the limb-lead relations.
+    pub einthoven: einthoven::EinthovenOptions,
     /// Rhythm strip naming.
     pub rhythm: rhythm::RhythmOptions,
     /// Pages with more of their pixels read as trace ink than this share are refused.
@@ -82,6 +86,7 @@ impl Default for StageOptions {
             layout: Default::default(),
             calibration: Default::default(),
             traces: Default::default(),
+            einthoven: Default::default(),
             rhythm: Default::default(),
             max_ink_share: 0.12,
             default_speed_mm_per_s: 25.0,
@@ -192,6 +197,18 @@ pub fn digitize_image(
     );
     drop(planes);
     timer("traces");
+    if layout.detected {
+        let check = einthoven::check_order(&mut layout, &traces, &stages.einthoven);
+        if std::env::var("ECG_DEBUG").is_ok() {
+            eprintln!("lead order check {check:?}");
+        }
+        if check.replaced_by.is_some() {
+            warnings.push(
+                "the leads were named in the order their traces obey (Einthoven's law), not the layout's usual order"
+                    .to_string(),
+            );
+        }
+    }
     let namings = rhythm::identify(&mut layout, &traces, &stages.rhythm);
     let signals = signal::convert(&traces, &layout, &cal, grid.px_per_mm_y, options.fs_hz);
 

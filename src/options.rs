@@ -96,7 +96,7 @@ impl LayoutSpec {
         let mut rows: Vec<Vec<Lead>> = ORDER.chunks(columns).map(<[Lead]>::to_vec).collect();
         rows.reverse();
         let base = format!("{}x{columns}", 12usize.div_ceil(columns));
-        LayoutSpec::with_rhythm(&base, rows, rhythm, columns < 4)
+        LayoutSpec::with_rhythm(&base, rows, rhythm, (2..4).contains(&columns))
     }
 
     /// The six limb leads, one per row.

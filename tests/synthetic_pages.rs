@@ -165,6 +165,23 @@ fn six_by_two_and_twelve_by_one_pages_are_laid_out() {
 }
 
 #[test]
+fn unlabelled_pages_in_another_lead_order_are_named_by_einthovens_law() {
+    use ecg_digitizer::{LayoutSpec, Lead};
+    // ECG-Image-Kit's order, bottom row up; the renderer prints no labels to read.
+    for (name, layout, min) in [
+        ("6x2 bottom-up", LayoutSpec::bottom_up(2, &[Lead::II]), 22.0),
+        ("12x1 bottom-up", LayoutSpec::bottom_up(1, &[]), 18.0),
+    ] {
+        let o = RenderOptions {
+            layout,
+            seed: 11,
+            ..Default::default()
+        };
+        check(name, o, min, min);
+    }
+}
+
+#[test]
 fn v1_rhythm_strip_is_recognised_by_its_short_panel() {
     use ecg_digitizer::{LayoutSpec, Lead};
     let o = RenderOptions {
