@@ -44,6 +44,10 @@ pub struct InkPlanes {
     pub ink: Plane,
     /// Darkness of the darkest channel: high for grid, trace and text alike.
     pub mark: Plane,
+    /// Standard deviation of the pixel noise measured on the ink plane, before smoothing.
+    pub noise: f32,
+    /// Gaussian sigma, in pixels, the planes were smoothed with (0: not smoothed).
+    pub smoothed_px: f32,
 }
 
 /// Flattens the paper and computes the ink and mark planes.
@@ -110,7 +114,12 @@ pub fn separate(image: &RgbImage, opts: &InkOptions) -> InkPlanes {
         ink = blur(ink, sigma);
         mark = blur(mark, sigma);
     }
-    InkPlanes { ink, mark }
+    InkPlanes {
+        ink,
+        mark,
+        noise,
+        smoothed_px: sigma,
+    }
 }
 
 /// How much to smooth a page whose ink plane carries `noise` (its pixel standard deviation):

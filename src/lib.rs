@@ -356,8 +356,10 @@ fn read_page(
         return Err(Error::NoTraces);
     }
     // Below about 150 DPI a trace is a stroke a pixel or so wide, and its steep QRS strokes
-    // are fainter than its flat stretches: let them join the trace at a lower level.
-    let low = if grid.px_per_mm_x.min(grid.px_per_mm_y) < stages.thin_stroke_px_per_mm {
+    // are fainter than its flat stretches; on a noisy page smoothing fades them too. Let them
+    // join the trace at a lower level.
+    let thin = grid.px_per_mm_x.min(grid.px_per_mm_y) < stages.thin_stroke_px_per_mm;
+    let low = if thin || planes.smoothed_px > 0.0 {
         grid.levels.extend
     } else {
         grid.levels.threshold
