@@ -1301,13 +1301,34 @@ fn find_separators(
         let mut tops: Vec<f32> = extents.iter().map(|r| r.top as f32).collect();
         let mut bots: Vec<f32> = extents.iter().map(|r| r.bottom as f32).collect();
         let (mt, mb) = (median(&mut tops), median(&mut bots));
-        let steady: Vec<usize> = (a..=b)
+        let mut steady: Vec<usize> = (a..=b)
             .zip(&extents)
             .filter(|(_, r)| {
                 (r.top as f32 - mt).abs() <= 1.5 && (r.bottom as f32 - mb).abs() <= 1.5
             })
             .map(|(x, _)| x)
             .collect();
+        let (mut mt, mut mb) = (mt, mb);
+        if steady.len() < min_w {
+            // A trace touching a narrow bar (a few pixels wide at 100 DPI) lengthens it at one
+            // end in some columns: the bar is then the part every column shares, and each
+            // column still matches it at its other end.
+            let core = (
+                tops.iter().copied().fold(f32::MIN, f32::max),
+                bots.iter().copied().fold(f32::MAX, f32::min),
+            );
+            if core.1 - core.0 >= min_len as f32 {
+                steady = (a..=b)
+                    .zip(&extents)
+                    .filter(|(_, r)| {
+                        (r.top as f32 - core.0).abs() <= 1.5
+                            || (r.bottom as f32 - core.1).abs() <= 1.5
+                    })
+                    .map(|(x, _)| x)
+                    .collect();
+                (mt, mb) = core;
+            }
+        }
         if steady.len() < min_w
             || steady.len() > max_w
             || ((mt + mb) / 2.0 - centre_y).abs() > opts.separator_reach_mm * px_per_mm_y
