@@ -148,7 +148,13 @@ pub fn digitize_image(
     let mut reading = read_page(planes, transform, options, stages);
     // A page without calibration pulses at its rows' left ends may be upside down: try it
     // turned over and keep whichever reading shows more pulses and labels.
-    if reading.as_ref().map_or(true, |r| r.pulses() == 0) {
+    // A page without any trace ink or with too much stays so upside down: only a reading
+    // that found rows (or rows in no known layout) is worth trying the other way up.
+    let worth_turning = match &reading {
+        Ok(r) => r.pulses() == 0,
+        Err(e) => matches!(e, Error::LayoutNotRecognised(_)),
+    };
+    if worth_turning {
         let flipped = geometry::PageTransform {
             rotation_deg: transform.rotation_deg + 180.0,
             ..transform

@@ -44,6 +44,11 @@ pub struct TraceOptions {
     /// Ink in a separator bar's columns counts as trace only where it reaches this far (mm)
     /// beyond the bar's end: less is the bar's own blur.
     pub bar_overshoot_mm: f32,
+    /// Beyond the tip of a peak, pixels whose trace weight (0–1) reaches this still belong to
+    /// the tip; 1 or more turns the extension off.
+    pub tip_weight: f32,
+    /// Longest extension of a tip, in mm.
+    pub max_tip_extension_mm: f32,
     /// Reward per pixel of ink a run explains: between two continuous paths, the one that
     /// accounts for more of the ink (a QRS stroke rather than a label beside it) wins.
     pub ink_reward_per_px: f32,
@@ -66,6 +71,8 @@ impl Default for TraceOptions {
             glyph_cost: 2.0,
             label_zone_cost: 0.5,
             ink_reward_per_px: 0.04,
+            tip_weight: 0.3,
+            max_tip_extension_mm: 1.5,
         }
     }
 }
@@ -258,6 +265,7 @@ pub fn extract(
         .zip(&layout.rows)
         .map(|((chosen, t), row)| {
             drop_crossings(chosen, row, t, opts.max_crossing_px);
+            extend_tips(chosen, xa, ink, &weight, row, t, px_per_mm_y, opts);
             let points = centreline_points(chosen, xa, ink, &weight, t);
             if let Ok(path) = std::env::var("ECG_DUMP_POINTS") {
                 use std::io::Write;
@@ -902,6 +910,104 @@ fn extremum_points(
             if m > 0.3 {
                 let y = if top { r_tip + half } else { r_tip - half };
                 points.push([mx / m, y]);
+            }
+        }
+    }
+}
+
+/// Lengthens the runs at the tips of peaks and troughs into faint ink beyond them.
+///
+/// A QRS tip is the thinnest part of the trace: on a coarse or noisy scan its last pixels
+/// are lighter than the threshold that cut the runs, and the peak would read short. Beyond
+/// a tip column's end, ink that stays above `tip_weight` (with single-pixel gaps bridged)
+/// and within the row's band still belongs to the tip, up to `max_tip_extension_mm`.
+#[allow(clippy::too_many_arguments)]
+fn extend_tips(
+    chosen: &mut [Option<Step>],
+    xa: usize,
+    ink: &Plane,
+    weight: &impl Fn(f32) -> f32,
+    row: &Row,
+    thickness: f32,
+    px_per_mm_y: f32,
+    o: &TraceOptions,
+) {
+    if o.tip_weight >= 1.0 {
+        return;
+    }
+    let n = chosen.len();
+    let max_px = (o.max_tip_extension_mm * px_per_mm_y).round() as i64;
+    let edge = |c: &[Option<Step>], k: isize, top: bool| -> Option<f32> {
+        if k < 0 || k as usize >= n {
+            return None;
+        }
+        c[k as usize].map(|s| {
+            if top {
+                s.run.top_edge
+            } else {
+                -s.run.bottom_edge
+            }
+        })
+    };
+    let mut grow = Vec::new();
+    for top in [true, false] {
+        for k in 0..n {
+            let Some(s) = chosen[k] else { continue };
+            if s.run.extent() <= thickness + 1.5 {
+                continue;
+            }
+            let ki = k as isize;
+            let Some(e) = edge(chosen, ki, top) else {
+                continue;
+            };
+            let is_tip = (ki - 3..=ki + 3)
+                .filter(|&m| m != ki)
+                .all(|m| edge(chosen, m, top).is_none_or(|v| v > e || (v == e && m > ki)));
+            if !is_tip {
+                continue;
+            }
+            let x = xa + k;
+            let (step, start) = if top {
+                (-1i64, s.run.top as i64)
+            } else {
+                (1i64, s.run.bottom as i64)
+            };
+            let (lo, hi) = (row.band_top as i64, row.band_bottom as i64);
+            let mut last = start;
+            let mut gap = 0;
+            let mut y = start + step;
+            while (y - start).abs() <= max_px
+                && y >= lo.max(0)
+                && y <= hi.min(ink.height as i64 - 1)
+            {
+                // The tip may lean into a neighbouring column.
+                let w = (x.saturating_sub(1)..=(x + 1).min(ink.width - 1))
+                    .map(|xx| weight(ink.get(xx, y as usize)))
+                    .fold(0f32, f32::max);
+                if w >= o.tip_weight {
+                    last = y;
+                    gap = 0;
+                } else {
+                    gap += 1;
+                    if gap > 1 {
+                        break;
+                    }
+                }
+                y += step;
+            }
+            if last != start {
+                grow.push((k, top, last));
+            }
+        }
+    }
+    for (k, top, last) in grow {
+        if let Some(s) = chosen[k].as_mut() {
+            if top {
+                s.run.top = last as u32;
+                s.run.top_edge = last as f32 - 0.5;
+            } else {
+                s.run.bottom = last as u32;
+                s.run.bottom_edge = last as f32 + 0.5;
             }
         }
     }
