@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Plausibility of digitized real pages (no ground truth): for every JSON that ecg-digitize
-wrote, are there 12 leads, a heart rate of 30-220 bpm in the longest lead, and amplitudes
+wrote, are there 12 leads, a heart rate of 30-220 bpm (median over the leads), and amplitudes
 under 5 mV? Prints one line per page and a summary; overlays still need a look by eye.
 
 usage: real_images_report.py <dir of .json outputs> [<dir of input images>]
@@ -43,8 +43,10 @@ def main():
             continue
         d = json.loads(path.read_text())
         leads = d["leads"]
-        longest = max(leads, key=lambda l: sum(v is not None for v in l["samples_mv"]))
-        hr = heart_rate(longest["samples_mv"], d["fs_hz"])
+        # The page's heart rate: the median over the leads long enough to show two beats
+        # (a 3x4 page without a rhythm strip has 2.5 s panels; one flat lead says nothing).
+        rates = sorted(r for r in (heart_rate(l["samples_mv"], d["fs_hz"]) for l in leads) if r)
+        hr = rates[len(rates) // 2] if rates else None
         amp = max((abs(v) for l in leads for v in l["samples_mv"] if v is not None), default=0)
         good = len(leads) == 12 and hr is not None and 30 <= hr <= 220 and amp < 5
         ok += good

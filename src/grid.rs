@@ -23,6 +23,8 @@ pub struct GridOptions {
     pub typical_page_mm: f32,
     /// Horizontal and vertical scales further apart than this factor cannot both be right.
     pub max_axis_ratio: f32,
+    /// Largest page side, in mm, a printout can have (A3 is 420 mm).
+    pub max_page_mm: f32,
 }
 
 impl Default for GridOptions {
@@ -33,6 +35,7 @@ impl Default for GridOptions {
             min_correlation: 0.15,
             typical_page_mm: 280.0,
             max_axis_ratio: 1.5,
+            max_page_mm: 500.0,
         }
     }
 }
@@ -109,6 +112,14 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String
             (s, s, false)
         }
     };
+    // No printout is half a metre across: a page that would be took its 1 mm lines for the
+    // 5 mm ones (major lines barely darker than minor).
+    let (px_per_mm_x, px_per_mm_y) =
+        if found && w.max(h) as f32 / px_per_mm_x.max(px_per_mm_y) > opts.max_page_mm {
+            (px_per_mm_x * 5.0, px_per_mm_y * 5.0)
+        } else {
+            (px_per_mm_x, px_per_mm_y)
+        };
     Grid {
         px_per_mm_x,
         px_per_mm_y,
