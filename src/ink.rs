@@ -152,8 +152,9 @@ fn blur(p: Plane, sigma: f32) -> Plane {
 /// Standard deviation of pixel noise in a plane, from the median absolute difference of
 /// horizontal neighbours (robust to the few pixels of lines and traces).
 pub fn noise_level(p: &Plane) -> f32 {
+    // Fifty rows are plenty for a median, and cheap.
     let mut diffs: Vec<f32> = Vec::new();
-    let step = (p.height / 200).max(1);
+    let step = (p.height / 50).max(1);
     for y in (0..p.height).step_by(step) {
         let row = p.row(y);
         diffs.extend(row.windows(2).map(|w| (w[1] - w[0]).abs()));

@@ -225,40 +225,9 @@ pub fn extract(
         })
         .collect();
     let thickness: Vec<f32> = paths.iter().map(|p| typical_thickness(p)).collect();
-    let debug = std::env::var("ECG_DEBUG_COLS").ok().and_then(|r| {
-        let (a, b) = r.split_once('-')?;
-        Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
-    });
-    let dump = |paths: &[Vec<Option<Step>>], what: &str| {
-        if let Some((a, b)) = debug {
-            for x in a..=b {
-                let cells: Vec<String> = paths
-                    .iter()
-                    .map(|p| match p.get(x.wrapping_sub(xa)).copied().flatten() {
-                        Some(c) => format!(
-                            "{}-{}{}",
-                            c.run.top,
-                            c.run.bottom,
-                            if c.is_turn() { "T" } else { "" }
-                        ),
-                        None => "-".into(),
-                    })
-                    .collect();
-                let all: Vec<String> = runs.columns[x]
-                    .iter()
-                    .map(|r| format!("{}-{}", r.top, r.bottom))
-                    .collect();
-                eprintln!(
-                    "{what} x {x}: {}   | all: {}",
-                    cells.join("  "),
-                    all.join(" ")
-                );
-            }
-        }
-    };
-    dump(&paths, "dp");
+    debug::columns(&paths, runs, xa, "dp");
     resolve_shared(&mut paths);
-    dump(&paths, "shared");
+    debug::columns(&paths, runs, xa, "shared");
     paths
         .iter_mut()
         .zip(thickness)
@@ -267,18 +236,7 @@ pub fn extract(
             drop_crossings(chosen, row, t, opts.max_crossing_px);
             extend_tips(chosen, xa, ink, &weight, row, t, px_per_mm_y, opts);
             let points = centreline_points(chosen, xa, ink, &weight, t);
-            if let Ok(path) = std::env::var("ECG_DUMP_POINTS") {
-                use std::io::Write;
-                if let Ok(mut f) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                {
-                    for p in &points {
-                        let _ = writeln!(f, "{} {} {}", row.center_y, p[0], p[1]);
-                    }
-                }
-            }
+            debug::points(row.center_y, &points);
             let probe = RowTrace {
                 x_from: xa,
                 ys: Vec::new(),
@@ -300,6 +258,110 @@ pub fn extract(
             RowTrace { ys, ..probe }
         })
         .collect()
+}
+
+/// Diagnostics for tuning the path search, built only with the `trace-debug` feature (the
+/// library writes nothing anywhere otherwise):
+/// - `ECG_DEBUG_COLS=a-b`: every row's chosen run and all runs of columns `a..=b`;
+/// - `ECG_DEBUG_DP=x ECG_DEBUG_ROW=y`: the path's candidates near column `x` of the row
+///   whose centre line is at `y`;
+/// - `ECG_DUMP_POINTS=file`: every row's centreline points, appended to `file`.
+#[cfg(feature = "trace-debug")]
+mod debug {
+    use super::{Back, Cand, Step};
+    use crate::ink::ColumnRuns;
+
+    fn var(name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    pub fn columns(paths: &[Vec<Option<Step>>], runs: &ColumnRuns, xa: usize, what: &str) {
+        let Some((a, b)) = var("ECG_DEBUG_COLS").and_then(|r| {
+            let (a, b) = r.split_once('-')?;
+            Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+        }) else {
+            return;
+        };
+        for x in a..=b.min(runs.columns.len().saturating_sub(1)) {
+            let cells: Vec<String> = paths
+                .iter()
+                .map(|p| match p.get(x.wrapping_sub(xa)).copied().flatten() {
+                    Some(c) => format!(
+                        "{}-{}{}",
+                        c.run.top,
+                        c.run.bottom,
+                        if c.is_turn() { "T" } else { "" }
+                    ),
+                    None => "-".into(),
+                })
+                .collect();
+            let all: Vec<String> = runs.columns[x]
+                .iter()
+                .map(|r| format!("{}-{}", r.top, r.bottom))
+                .collect();
+            eprintln!(
+                "{what} x {x}: {}   | all: {}",
+                cells.join("  "),
+                all.join(" ")
+            );
+        }
+    }
+
+    pub fn points(row_y: f32, points: &[[f32; 2]]) {
+        use std::io::Write;
+        let Some(path) = var("ECG_DUMP_POINTS") else {
+            return;
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            for p in points {
+                let _ = writeln!(f, "{row_y} {} {}", p[0], p[1]);
+            }
+        }
+    }
+
+    pub fn candidates_column(row_y: f32) -> Option<usize> {
+        let x = var("ECG_DEBUG_DP")?.parse::<usize>().ok()?;
+        let y = var("ECG_DEBUG_ROW")?.parse::<f32>().ok()?;
+        ((row_y - y).abs() < 5.0).then_some(x)
+    }
+
+    pub fn candidates(x: usize, xa: usize, runs: &ColumnRuns, here: &[Cand]) {
+        for c in here {
+            let b = match c.back {
+                Back::Start => "start".to_string(),
+                Back::From(j, k) => format!("{}:{}", xa + j, k),
+            };
+            let bb = runs.components[c.step.run.component as usize];
+            eprintln!(
+                "x {x} run {}-{} blob {}x{} exit_top {} entry {:.0} cost {:.2} back {b}",
+                c.step.run.top,
+                c.step.run.bottom,
+                bb.width(),
+                bb.height(),
+                c.step.exit_top,
+                c.step.entry,
+                c.cost
+            );
+        }
+    }
+}
+
+/// Without the `trace-debug` feature the diagnostics compile to nothing.
+#[cfg(not(feature = "trace-debug"))]
+mod debug {
+    use super::{Cand, Step};
+    use crate::ink::ColumnRuns;
+
+    pub fn columns(_: &[Vec<Option<Step>>], _: &ColumnRuns, _: usize, _: &str) {}
+    pub fn points(_: f32, _: &[[f32; 2]]) {}
+    pub fn candidates_column(_: f32) -> Option<usize> {
+        None
+    }
+    pub fn candidates(_: usize, _: usize, _: &ColumnRuns, _: &[Cand]) {}
 }
 
 /// Where two rows' paths cross the same run, the ink is usually one row's steep stroke
@@ -422,16 +484,7 @@ fn follow_row(
     o: &TraceOptions,
 ) -> Vec<Option<Step>> {
     let n = xb - xa + 1;
-    // Debug dump of the candidates near one column of one row (read once, not per column).
-    let debug_x = std::env::var("ECG_DEBUG_DP")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|_| {
-            std::env::var("ECG_DEBUG_ROW")
-                .ok()
-                .and_then(|v| v.parse::<f32>().ok())
-                .is_some_and(|v| (row.center_y - v).abs() < 5.0)
-        });
+    let debug_x = debug::candidates_column(row.center_y);
     let max_len = ((row.band_bottom - row.band_top) * 0.8) as u32;
     // Small blobs off the trace are lead labels and other print: the path may cross them only
     // when nothing else is there.
@@ -560,23 +613,7 @@ fn follow_row(
             }
         }
         if debug_x.is_some_and(|v| v.abs_diff(x) < 8) {
-            for c in &here {
-                let b = match c.back {
-                    Back::Start => "start".to_string(),
-                    Back::From(j, k) => format!("{}:{}", xa + j, k),
-                };
-                let bb = runs.components[c.step.run.component as usize];
-                eprintln!(
-                    "x {x} run {}-{} blob {}x{} exit_top {} entry {:.0} cost {:.2} back {b}",
-                    c.step.run.top,
-                    c.step.run.bottom,
-                    bb.width(),
-                    bb.height(),
-                    c.step.exit_top,
-                    c.step.entry,
-                    c.cost
-                );
-            }
+            debug::candidates(x, xa, runs, &here);
         }
         cols.push(here);
     }
