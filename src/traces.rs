@@ -49,6 +49,9 @@ pub struct TraceOptions {
     pub tip_weight: f32,
     /// Longest extension of a tip, in mm.
     pub max_tip_extension_mm: f32,
+    /// From this resolution (pixels per mm) up, a tip is also followed into the columns
+    /// beside it.
+    pub tip_lean_px_per_mm: f32,
     /// Reward per pixel of ink a run explains: between two continuous paths, the one that
     /// accounts for more of the ink (a QRS stroke rather than a label beside it) wins.
     pub ink_reward_per_px: f32,
@@ -73,6 +76,7 @@ impl Default for TraceOptions {
             ink_reward_per_px: 0.04,
             tip_weight: 0.3,
             max_tip_extension_mm: 1.5,
+            tip_lean_px_per_mm: 7.0,
         }
     }
 }
@@ -974,6 +978,9 @@ fn extend_tips(
     }
     let n = chosen.len();
     let max_px = (o.max_tip_extension_mm * px_per_mm_y).round() as i64;
+    // The tip may lean into a neighbouring column, where a pixel is narrow enough that the
+    // other side of a narrow peak is further away than that.
+    let lean = usize::from(px_per_mm_y >= o.tip_lean_px_per_mm);
     let edge = |c: &[Option<Step>], k: isize, top: bool| -> Option<f32> {
         if k < 0 || k as usize >= n {
             return None;
@@ -1017,8 +1024,7 @@ fn extend_tips(
                 && y >= lo.max(0)
                 && y <= hi.min(ink.height as i64 - 1)
             {
-                // The tip may lean into a neighbouring column.
-                let w = (x.saturating_sub(1)..=(x + 1).min(ink.width - 1))
+                let w = (x.saturating_sub(lean)..=(x + lean).min(ink.width - 1))
                     .map(|xx| weight(ink.get(xx, y as usize)))
                     .fold(0f32, f32::max);
                 if w >= o.tip_weight {
