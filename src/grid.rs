@@ -90,20 +90,9 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String
     }
     let px = period_5mm(&cols, opts);
     let py = period_5mm(&rows, opts);
-    let (px_per_mm_x, px_per_mm_y, found) = match (px, py) {
-        // Pixels are square to within a few percent on scans and photos alike: axes that
-        // disagree by more have mistaken 1 mm lines for 5 mm ones (or the reverse) on one
-        // axis. The axis whose scale gives the more plausible page size is right.
-        (Some(a), Some(b)) if (a / b).max(b / a) > opts.max_axis_ratio => {
-            let page = w.max(h) as f32;
-            let miss = |p: f32| (page * 5.0 / p - opts.typical_page_mm).abs();
-            let s = if miss(a) <= miss(b) { a } else { b } / 5.0;
-            (s, s, true)
-        }
-        (Some(a), Some(b)) => (a / 5.0, b / 5.0, true),
-        (Some(a), None) => (a / 5.0, a / 5.0, true),
-        (None, Some(b)) => (b / 5.0, b / 5.0, true),
-        (None, None) => {
+    let (px_per_mm_x, px_per_mm_y, found) = match scale_from_periods(px, py, w, h, opts) {
+        Some((x, y)) => (x, y, true),
+        None => {
             let s = w.max(h) as f32 / opts.typical_page_mm;
             warnings.push(format!(
                 "no ECG grid found: assumed the page is {:.0} mm wide ({s:.2} px/mm)",
@@ -112,19 +101,44 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String
             (s, s, false)
         }
     };
-    // No printout is half a metre across: a page that would be took its 1 mm lines for the
-    // 5 mm ones (major lines barely darker than minor).
-    let (px_per_mm_x, px_per_mm_y) =
-        if found && w.max(h) as f32 / px_per_mm_x.max(px_per_mm_y) > opts.max_page_mm {
-            (px_per_mm_x * 5.0, px_per_mm_y * 5.0)
-        } else {
-            (px_per_mm_x, px_per_mm_y)
-        };
     Grid {
         px_per_mm_x,
         px_per_mm_y,
         found,
         levels: ink_levels(planes),
+    }
+}
+
+/// Pixels per mm on both axes from the 5 mm periods found on each (`None`: no grid on it),
+/// for a `w` × `h` page; `None` when neither axis shows a grid.
+fn scale_from_periods(
+    px: Option<f32>,
+    py: Option<f32>,
+    w: usize,
+    h: usize,
+    opts: &GridOptions,
+) -> Option<(f32, f32)> {
+    let page = w.max(h) as f32;
+    let (x, y) = match (px, py) {
+        // Pixels are square to within a few percent on scans and photos alike: axes that
+        // disagree by more have mistaken 1 mm lines for 5 mm ones (or the reverse) on one
+        // axis. The axis whose scale gives the more plausible page size is right.
+        (Some(a), Some(b)) if (a / b).max(b / a) > opts.max_axis_ratio => {
+            let miss = |p: f32| (page * 5.0 / p - opts.typical_page_mm).abs();
+            let s = if miss(a) <= miss(b) { a } else { b } / 5.0;
+            (s, s)
+        }
+        (Some(a), Some(b)) => (a / 5.0, b / 5.0),
+        (Some(a), None) => (a / 5.0, a / 5.0),
+        (None, Some(b)) => (b / 5.0, b / 5.0),
+        (None, None) => return None,
+    };
+    // No printout is half a metre across: a page that would be took its 1 mm lines for the
+    // 5 mm ones (major lines barely darker than minor).
+    if page / x.max(y) > opts.max_page_mm {
+        Some((x * 5.0, y * 5.0))
+    } else {
+        Some((x, y))
     }
 }
 
@@ -394,6 +408,29 @@ mod tests {
         let p = grid_profile((280.0 * ppmm) as usize, ppmm, false);
         let est = period_5mm(&p, &GridOptions::default()).unwrap() / 5.0;
         assert!((est / ppmm - 1.0).abs() < 2e-3, "{est}");
+    }
+
+    #[test]
+    fn an_axis_read_five_times_too_coarse_takes_the_other_axis_scale() {
+        let o = GridOptions::default();
+        // 100 DPI letter page: 5 mm is 19.7 px; the rows' minor lines drowned in noise, so
+        // their 5 mm lines were taken for 1 mm ones (a 98 px "5 mm" period).
+        let (x, y) = scale_from_periods(Some(19.7), Some(98.4), 1100, 850, &o).unwrap();
+        assert!(
+            (x - 3.94).abs() < 0.01 && (y - 3.94).abs() < 0.01,
+            "{x} {y}"
+        );
+    }
+
+    #[test]
+    fn a_page_over_half_a_metre_wide_took_its_1_mm_lines_for_5_mm() {
+        let o = GridOptions::default();
+        // 3167 px wide at 12.3 px per mm: 1 mm lines 12.3 px apart, read as 5 mm lines.
+        let (x, _) = scale_from_periods(Some(12.3), Some(12.3), 3167, 1580, &o).unwrap();
+        assert!((x - 12.3).abs() < 0.01, "{x}");
+        let (x, _) = scale_from_periods(Some(61.5), Some(61.5), 3167, 1580, &o).unwrap();
+        assert!((x - 12.3).abs() < 0.01, "{x}");
+        assert_eq!(scale_from_periods(None, None, 100, 100, &o), None);
     }
 
     #[test]

@@ -268,6 +268,45 @@ mod tests {
         assert!(p.ink.get(5, 10) < 0.05);
     }
 
+    /// Deterministic pixel noise, uniform in ±`amp` (standard deviation amp/√3).
+    fn noisy(w: u32, h: u32, amp: f32) -> RgbImage {
+        let mut state = 12345u64;
+        RgbImage::from_fn(w, h, |_, _| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (state >> 40) as f32 / (1u64 << 24) as f32;
+            let v = (200.0 + amp * (2.0 * u - 1.0)).clamp(0.0, 255.0) as u8;
+            Rgb([v, v, v])
+        })
+    }
+
+    #[test]
+    fn noise_level_reads_the_pixel_noise() {
+        let p = separate(&noisy(300, 300, 0.0), &InkOptions::default());
+        assert_eq!(noise_level(&p.ink), 0.0);
+        let img = noisy(300, 300, 40.0);
+        let mut opts = InkOptions::default();
+        opts.denoise_above = 1.0; // measure only
+        let p = separate(&img, &opts);
+        // Paper at 200 of 255 with ±40 noise: ink noise 40/√3 of the paper level.
+        let expect = 40.0 / 3f32.sqrt() / 200.0;
+        assert!(
+            (p.noise / expect - 1.0).abs() < 0.15,
+            "{} vs {expect}",
+            p.noise
+        );
+    }
+
+    #[test]
+    fn a_noisy_page_is_smoothed_and_a_clean_one_is_not() {
+        let clean = separate(&noisy(200, 200, 0.0), &InkOptions::default());
+        assert_eq!(clean.smoothed_px, 0.0);
+        let rough = separate(&noisy(200, 200, 60.0), &InkOptions::default());
+        assert!(rough.smoothed_px > 0.0);
+        assert!(noise_level(&rough.ink) < 0.5 * rough.noise);
+    }
+
     #[test]
     fn shadow_is_divided_out() {
         // Left half in shadow at 40% brightness; the trace stays distinguishable.
@@ -589,6 +628,33 @@ mod run_tests {
         assert_eq!((col[0].top, col[0].bottom), (4, 7));
         assert!((col[1].centroid - (12.0 * 0.5 + 13.0) / 1.5).abs() < 1e-5);
         assert_eq!(col[0].gap_to(&col[1]), 4);
+    }
+
+    #[test]
+    fn a_faint_stroke_joined_to_the_trace_survives_hysteresis_and_lone_faint_ink_does_not() {
+        let mut p = Plane::new(20, 40, 0.0);
+        for x in 0..20 {
+            p.set(x, 30, 0.9); // the trace
+        }
+        for y in 10..30 {
+            p.set(8, y, 0.35); // a faint QRS stroke rising from it
+        }
+        for y in 5..9 {
+            p.set(15, y, 0.35); // faint ink on its own
+        }
+        let plain = ColumnRuns::build(&p, 0.5, |v| v);
+        assert_eq!(
+            plain.columns[8].len(),
+            1,
+            "the faint stroke is lost at one threshold"
+        );
+        let h = ColumnRuns::build_hysteresis(&p, 0.3, 0.5, |v| v);
+        assert_eq!(h.columns[8].len(), 1);
+        assert_eq!((h.columns[8][0].top, h.columns[8][0].bottom), (10, 30));
+        assert!(
+            h.columns[15].iter().all(|r| r.top >= 30),
+            "lone faint ink is dropped"
+        );
     }
 
     #[test]

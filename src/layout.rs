@@ -1406,6 +1406,52 @@ mod tests {
     }
 
     #[test]
+    fn a_narrow_bar_lengthened_by_a_touching_trace_is_still_a_bar() {
+        // 100 DPI: a 3 px bar over rows 40..=70 on a trace at row 55, which touches the bar's
+        // foot in its last two columns as it falls away.
+        let mut p = crate::raster::Plane::new(120, 110, 0.0);
+        for x in 0..120 {
+            p.set(x, 55, 1.0);
+        }
+        for x in 60..63 {
+            for y in 40..=70 {
+                p.set(x, y, 1.0);
+            }
+        }
+        for (x, end) in [(61, 72), (62, 75)] {
+            for y in 70..=end {
+                p.set(x, y, 1.0);
+            }
+        }
+        let runs = ColumnRuns::build(&p, 0.5, |v| v);
+        let o = LayoutOptions::default();
+        let bars = find_separators(&runs, 10, 110, 20.0, 90.0, 55.0, 3.94, 3.94, &o);
+        assert_eq!(bars.len(), 1, "{bars:?}");
+        assert_eq!((bars[0].x_from, bars[0].x_to), (60, 62));
+        assert_eq!((bars[0].y_top, bars[0].y_bottom), (40.0, 70.0));
+    }
+
+    #[test]
+    fn label_zones_stand_at_every_panel_start_as_the_page_prints_labels() {
+        let rows = vec![row(300.0), row(600.0)];
+        let reads = vec![label(Lead::I, 102.0, 340.0), label(Lead::AVR, 602.0, 340.0)];
+        let spec = LayoutSpec {
+            name: "test".into(),
+            rows: vec![vec![Lead::I, Lead::AVR, Lead::V1, Lead::V4], vec![Lead::II]],
+            same_time_columns: false,
+        };
+        let zones = label_zones(&spec, &rows, &reads, 100.0, 2.0, 40.0, 10.0, 200.0);
+        assert_eq!(zones[0].len(), 4);
+        assert_eq!(zones[1].len(), 1);
+        let z = zones[0][2];
+        // Third panel starts at 100 + 5 s * 200 px/s; the label 2 px after it, 40 px below.
+        assert!(
+            z[0] < 1102.0 && z[1] > 1122.0 && z[2] < 330.0 && z[3] > 350.0,
+            "{z:?}"
+        );
+    }
+
+    #[test]
     fn labels_between_close_rows_belong_to_the_row_they_stand_under() {
         // 12x1 rows 110 px apart, every label 60 px below its row: nearer the next row. Only
         // the bottom row's label tells the two readings apart (no row lies below it).

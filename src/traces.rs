@@ -1128,6 +1128,54 @@ mod tests {
     }
 
     #[test]
+    fn a_peak_reaches_into_the_faint_ink_of_its_tip() {
+        // A peak at column 5 whose run stops at row 20, with its tip's last pixels (rows
+        // 15..20) too light for the run threshold; the flanks fall away either side.
+        let mut ink = Plane::new(11, 100, 0.0);
+        for y in 15..20 {
+            ink.set(5, y, 0.5);
+        }
+        let tops = [60, 58, 50, 40, 30, 20, 30, 40, 50, 58, 60];
+        let mut chosen: Vec<Option<Step>> = tops
+            .iter()
+            .map(|&t| {
+                Some(Step {
+                    run: run(t, 62),
+                    entry: 61.0,
+                    exit_top: false,
+                })
+            })
+            .collect();
+        let row = Row {
+            center_y: 60.0,
+            band_top: 0.0,
+            band_bottom: 99.0,
+            x_start: 0.0,
+            x_end: 11.0,
+            pulse: None,
+            separators: vec![],
+            label_zones: vec![],
+        };
+        let o = TraceOptions::default();
+        extend_tips(&mut chosen, 0, &ink, &|v: f32| v, &row, 2.0, 8.0, &o);
+        assert_eq!(chosen[5].unwrap().run.top, 15);
+        assert_eq!(chosen[4].unwrap().run.top, 30, "only the tip grows");
+        // Not beyond the longest extension: 1.5 mm at 2 px/mm is 3 px.
+        let mut again: Vec<Option<Step>> = tops
+            .iter()
+            .map(|&t| {
+                Some(Step {
+                    run: run(t, 62),
+                    entry: 61.0,
+                    exit_top: false,
+                })
+            })
+            .collect();
+        extend_tips(&mut again, 0, &ink, &|v: f32| v, &row, 2.0, 2.0, &o);
+        assert_eq!(again[5].unwrap().run.top, 17);
+    }
+
+    #[test]
     fn only_ink_reaching_well_beyond_a_bar_is_kept() {
         // A bar over rows 50..=80 merged with a stroke running down to row 95.
         let parts: Vec<Run> = clear_of_bar(run(50, 95), 50.0, 80.0, 4.0).collect();
