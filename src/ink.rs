@@ -286,8 +286,10 @@ mod tests {
         let p = separate(&noisy(300, 300, 0.0), &InkOptions::default());
         assert_eq!(noise_level(&p.ink), 0.0);
         let img = noisy(300, 300, 40.0);
-        let mut opts = InkOptions::default();
-        opts.denoise_above = 1.0; // measure only
+        let opts = InkOptions {
+            denoise_above: 1.0, // measure only
+            ..InkOptions::default()
+        };
         let p = separate(&img, &opts);
         // Paper at 200 of 255 with ±40 noise: ink noise 40/√3 of the paper level.
         let expect = 40.0 / 3f32.sqrt() / 200.0;
