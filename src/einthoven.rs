@@ -37,20 +37,13 @@ impl Default for EinthovenOptions {
     }
 }
 
-/// The relations, as coefficients over I, II, III, aVR, aVL, aVF that sum to zero.
+/// The relations, as coefficients over the limb leads (I, II, III, aVR, aVL, aVF: the first
+/// six of [`Lead::ALL`]) that sum to zero.
 const RELATIONS: [[f32; 6]; 4] = [
     [1.0, -1.0, 1.0, 0.0, 0.0, 0.0],
     [1.0, 1.0, 0.0, 2.0, 0.0, 0.0],
     [-2.0, 1.0, 0.0, 0.0, 2.0, 0.0],
     [1.0, -2.0, 0.0, 0.0, 0.0, 2.0],
-];
-const LIMB: [Lead; 6] = [
-    Lead::I,
-    Lead::II,
-    Lead::III,
-    Lead::AVR,
-    Lead::AVL,
-    Lead::AVF,
 ];
 
 /// What the check decided.
@@ -91,7 +84,7 @@ pub fn residual(
         let Some(&lead) = rows.get(p.row).and_then(|r| r.get(c)) else {
             continue;
         };
-        if let Some(i) = LIMB.iter().position(|&l| l == lead) {
+        if let Some(i) = Lead::ALL[..6].iter().position(|&l| l == lead) {
             panel_of[i].get_or_insert(k);
         }
     }

@@ -903,32 +903,15 @@ fn extremum_points(
     thickness: f32,
     points: &mut Vec<[f32; 2]>,
 ) {
-    let n = chosen.len();
     let half = thickness / 2.0;
-    let edge = |k: isize, top: bool| -> Option<f32> {
-        if k < 0 || k as usize >= n {
-            return None;
-        }
-        chosen[k as usize].map(|s| {
-            if top {
-                s.run.top_edge
-            } else {
-                s.run.bottom_edge
-            }
-        })
-    };
     for top in [true, false] {
-        // Signed so that "further out" is always smaller.
-        let out = |v: f32| if top { v } else { -v };
         for k in i..j {
             let k = k as isize;
-            let Some(e) = edge(k, top).map(out) else {
+            let Some(e) = outer_edge(chosen, k, top) else {
                 continue;
             };
-            let window = (k - 3..=k + 3).filter_map(|m| edge(m, top).map(out).map(|v| (m, v)));
-            let is_tip = window.clone().all(|(m, v)| v > e || (v == e && m >= k));
-            let falls = |m: isize| edge(m, top).map(out).is_some_and(|v| v - e > thickness);
-            if !(is_tip && falls(k - 3) && falls(k + 3)) {
+            let falls = |m: isize| outer_edge(chosen, m, top).is_some_and(|v| v - e > thickness);
+            if !(reaches_furthest(chosen, k, top, 3) && falls(k - 3) && falls(k + 3)) {
                 continue;
             }
             // The tip's rows: from the outer edge inwards by half a stroke.
@@ -956,6 +939,27 @@ fn extremum_points(
     }
 }
 
+/// Column `k`'s run end on its `top` side, signed so that further out is always smaller.
+fn outer_edge(chosen: &[Option<Step>], k: isize, top: bool) -> Option<f32> {
+    let s = chosen.get(usize::try_from(k).ok()?).copied().flatten()?;
+    Some(if top {
+        s.run.top_edge
+    } else {
+        -s.run.bottom_edge
+    })
+}
+
+/// Whether column `k`'s run reaches further out on its `top` side than every run within
+/// `reach` columns (ties go to the leftmost): a peak's or a trough's tip.
+fn reaches_furthest(chosen: &[Option<Step>], k: isize, top: bool, reach: isize) -> bool {
+    let Some(e) = outer_edge(chosen, k, top) else {
+        return false;
+    };
+    (k - reach..=k + reach)
+        .filter(|&m| m != k)
+        .all(|m| outer_edge(chosen, m, top).is_none_or(|v| v > e || (v == e && m > k)))
+}
+
 /// Lengthens the runs at the tips of peaks and troughs into faint ink beyond them.
 ///
 /// A QRS tip is the thinnest part of the trace: on a coarse or noisy scan its last pixels
@@ -981,18 +985,6 @@ fn extend_tips(
     // The tip may lean into a neighbouring column, where a pixel is narrow enough that the
     // other side of a narrow peak is further away than that.
     let lean = usize::from(px_per_mm_y >= o.tip_lean_px_per_mm);
-    let edge = |c: &[Option<Step>], k: isize, top: bool| -> Option<f32> {
-        if k < 0 || k as usize >= n {
-            return None;
-        }
-        c[k as usize].map(|s| {
-            if top {
-                s.run.top_edge
-            } else {
-                -s.run.bottom_edge
-            }
-        })
-    };
     let mut grow = Vec::new();
     for top in [true, false] {
         for k in 0..n {
@@ -1000,14 +992,7 @@ fn extend_tips(
             if s.run.extent() <= thickness + 1.5 {
                 continue;
             }
-            let ki = k as isize;
-            let Some(e) = edge(chosen, ki, top) else {
-                continue;
-            };
-            let is_tip = (ki - 3..=ki + 3)
-                .filter(|&m| m != ki)
-                .all(|m| edge(chosen, m, top).is_none_or(|v| v > e || (v == e && m > ki)));
-            if !is_tip {
+            if !reaches_furthest(chosen, k as isize, top, 3) {
                 continue;
             }
             let x = xa + k;
@@ -1136,16 +1121,18 @@ mod tests {
             ink.set(5, y, 0.5);
         }
         let tops = [60, 58, 50, 40, 30, 20, 30, 40, 50, 58, 60];
-        let mut chosen: Vec<Option<Step>> = tops
-            .iter()
-            .map(|&t| {
-                Some(Step {
-                    run: run(t, 62),
-                    entry: 61.0,
-                    exit_top: false,
+        let peak = || -> Vec<Option<Step>> {
+            tops.iter()
+                .map(|&t| {
+                    Some(Step {
+                        run: run(t, 62),
+                        entry: 61.0,
+                        exit_top: false,
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
+        let mut chosen = peak();
         let row = Row {
             center_y: 60.0,
             band_top: 0.0,
@@ -1161,16 +1148,7 @@ mod tests {
         assert_eq!(chosen[5].unwrap().run.top, 15);
         assert_eq!(chosen[4].unwrap().run.top, 30, "only the tip grows");
         // Not beyond the longest extension: 1.5 mm at 2 px/mm is 3 px.
-        let mut again: Vec<Option<Step>> = tops
-            .iter()
-            .map(|&t| {
-                Some(Step {
-                    run: run(t, 62),
-                    entry: 61.0,
-                    exit_top: false,
-                })
-            })
-            .collect();
+        let mut again = peak();
         extend_tips(&mut again, 0, &ink, &|v: f32| v, &row, 2.0, 2.0, &o);
         assert_eq!(again[5].unwrap().run.top, 17);
     }
