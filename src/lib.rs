@@ -75,6 +75,8 @@ pub struct StageOptions {
     /// Pages scanned coarser than this many pixels per mm read faint thin strokes that join
     /// the trace (see [`ink::ColumnRuns::build_hysteresis`]).
     pub thin_stroke_px_per_mm: f32,
+    /// On smoothed (noisy) pages, the same up to this many pixels per mm.
+    pub faded_stroke_px_per_mm: f32,
 }
 
 impl Default for StageOptions {
@@ -91,6 +93,7 @@ impl Default for StageOptions {
             max_ink_share: 0.12,
             default_speed_mm_per_s: 25.0,
             thin_stroke_px_per_mm: 6.0,
+            faded_stroke_px_per_mm: 10.0,
         }
     }
 }
@@ -362,10 +365,13 @@ fn read_page(
         return Err(Error::NoTraces);
     }
     // Below about 150 DPI a trace is a stroke a pixel or so wide, and its steep QRS strokes
-    // are fainter than its flat stretches; on a noisy page smoothing fades them too. Let them
-    // join the trace at a lower level.
-    let thin = grid.px_per_mm_x.min(grid.px_per_mm_y) < stages.thin_stroke_px_per_mm;
-    let low = if thin || planes.smoothed_px > 0.0 {
+    // are fainter than its flat stretches; on a noisy page smoothing fades them too, up to
+    // the resolutions where strokes are several pixels wide. Let them join the trace at a
+    // lower level.
+    let px_per_mm = grid.px_per_mm_x.min(grid.px_per_mm_y);
+    let thin = px_per_mm < stages.thin_stroke_px_per_mm
+        || (planes.smoothed_px > 0.0 && px_per_mm < stages.faded_stroke_px_per_mm);
+    let low = if thin {
         grid.levels.extend
     } else {
         grid.levels.threshold
