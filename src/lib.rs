@@ -106,18 +106,7 @@ pub fn digitize(bytes: &[u8], options: &Options) -> Result<Digitization, Error> 
     d.image_size = [decoded.original_size.0, decoded.original_size.1];
     if decoded.scale != 1.0 {
         let k = 1.0 / decoded.scale;
-        for p in &mut d.panels {
-            for pt in p.corners.iter_mut().chain(p.trace.iter_mut()) {
-                pt[0] *= k;
-                pt[1] *= k;
-            }
-        }
-        for r in &mut d.rows {
-            for pt in [&mut r.from, &mut r.to] {
-                pt[0] *= k;
-                pt[1] *= k;
-            }
-        }
+        d.map_points(|[x, y]| [x * k, y * k]);
     }
     let mut warnings = decoded.warnings;
     warnings.append(&mut d.warnings);
@@ -136,6 +125,94 @@ pub fn digitize_image(
     // Ink planes of the page as given; recomputed only if the page must be turned upright.
     let planes = ink::separate(image, &stages.ink);
     timer("ink");
+    // Some trace ink at all, or a quarter turn cannot help either.
+    let inked = planes
+        .ink
+        .data
+        .iter()
+        .step_by(7)
+        .filter(|&&v| v > 0.5)
+        .count();
+    let has_ink = inked * 7 >= planes.ink.data.len() / 1000;
+    let upright = digitize_upright(image, planes, options, stages);
+    // No rows across the page, or rows without a pulse or a label: it may lie sideways.
+    let doubtful = match &upright {
+        Ok(u) => u.evidence.pulses == 0 && u.evidence.labels <= 1,
+        Err(e) => has_ink && matches!(e, Error::NoTraces | Error::LayoutNotRecognised(_)),
+    };
+    if !doubtful {
+        return upright.map(|u| u.digitization);
+    }
+    // Turn it a quarter turn clockwise (exactly, no resampling) and read that; a page turned
+    // the other way then reads upside down, which the upright reading catches.
+    let turned = image::imageops::rotate90(image);
+    let other = digitize_upright(
+        &turned,
+        ink::separate(&turned, &stages.ink),
+        options,
+        stages,
+    );
+    let Ok(mut other) = other else {
+        return upright.map(|u| u.digitization);
+    };
+    if let Ok(u) = &upright {
+        if !other.evidence.clearly_beats(&u.evidence) {
+            return upright.map(|u| u.digitization);
+        }
+    }
+    let d = &mut other.digitization;
+    // Turned pixel (x, y) is the source's (y, h - 1 - x).
+    let h = image.height() as f32;
+    d.map_points(|[x, y]| [y, h - 1.0 - x]);
+    d.image_size = [image.width(), image.height()];
+    d.rotation_deg += 90.0;
+    d.warnings
+        .push("the page was sideways and was turned a quarter turn".to_string());
+    Ok(other.digitization)
+}
+
+/// An upright reading with the page furniture it found, to tell orientations apart.
+struct Upright {
+    digitization: Digitization,
+    evidence: Evidence,
+}
+
+/// Calibration pulses and lead labels found where they belong: what a page read the right
+/// way up shows.
+#[derive(Debug, Clone, Copy)]
+struct Evidence {
+    /// Rows that start with a pulse.
+    pulses: usize,
+    /// Rows of the page.
+    rows: usize,
+    /// Labels that name the panel they stand at.
+    labels: usize,
+}
+
+impl Evidence {
+    /// Clearly better only: pulses on most rows (printers put one on every row), or three
+    /// more labels read; and more of both together.
+    fn clearly_beats(&self, other: &Evidence) -> bool {
+        let clear =
+            (self.pulses >= 2 && 2 * self.pulses >= self.rows) || self.labels >= other.labels + 3;
+        clear && self.score() > other.score()
+    }
+
+    /// Pulses weigh more than labels, some of which (I, II, III) read the same upside down.
+    fn score(&self) -> usize {
+        3 * self.pulses + self.labels
+    }
+}
+
+/// [`digitize_image`] for a page that reads left to right, give or take a tilt or a half
+/// turn; `planes` are its ink planes.
+fn digitize_upright(
+    image: &image::RgbImage,
+    planes: ink::InkPlanes,
+    options: &Options,
+    stages: &StageOptions,
+) -> Result<Upright, Error> {
+    let mut timer = stage_timer();
     let transform = geometry::estimate(&planes.mark, &stages.geometry);
     timer("geometry: rotation");
     let planes = if transform.is_identity() {
@@ -154,7 +231,7 @@ pub fn digitize_image(
     // A page without any trace ink or with too much stays so upside down: only a reading
     // that found rows (or rows in no known layout) is worth trying the other way up.
     let worth_turning = match &reading {
-        Ok(r) => r.pulses() == 0,
+        Ok(r) => r.evidence().pulses == 0,
         Err(e) => matches!(e, Error::LayoutNotRecognised(_)),
     };
     if worth_turning {
@@ -164,12 +241,13 @@ pub fn digitize_image(
         };
         let planes = ink::separate(&geometry::apply(image, &flipped), &stages.ink);
         if let Ok(mut other) = read_page(planes, flipped, options, stages) {
-            // Clearly better only: pulses on most rows (printers put one on every row), or
-            // three more labels read.
-            let before = reading.as_ref().map_or(0, |r| r.layout.labels_read);
-            let clear = (other.pulses() >= 2 && 2 * other.pulses() >= other.layout.rows.len())
-                || other.layout.labels_read >= before + 3;
-            if clear && other.evidence() > reading.as_ref().map_or(0, |r| r.evidence()) {
+            let none = Evidence {
+                pulses: 0,
+                rows: 0,
+                labels: 0,
+            };
+            let before = reading.as_ref().map_or(none, Reading::evidence);
+            if other.evidence().clearly_beats(&before) {
                 other
                     .warnings
                     .push("the page was upside down and was turned over".to_string());
@@ -177,6 +255,8 @@ pub fn digitize_image(
             }
         }
     }
+    let reading = reading?;
+    let evidence = reading.evidence();
     let Reading {
         transform,
         planes,
@@ -186,7 +266,7 @@ pub fn digitize_image(
         speed,
         speed_source,
         mut warnings,
-    } = reading?;
+    } = reading;
     let weight = |v: f32| grid.levels.weight(v);
     timer("layout");
     let cal = calibration::calibrate(
@@ -302,7 +382,7 @@ pub fn digitize_image(
         })
         .collect();
 
-    Ok(Digitization {
+    let digitization = Digitization {
         fs_hz: signals.fs_hz,
         n_samples: signals.n_samples,
         leads: signals.leads,
@@ -320,6 +400,10 @@ pub fn digitize_image(
         rows,
         panels,
         warnings,
+    };
+    Ok(Upright {
+        digitization,
+        evidence,
     })
 }
 
@@ -336,19 +420,18 @@ struct Reading {
 }
 
 impl Reading {
-    /// Rows that start with a calibration pulse.
-    fn pulses(&self) -> usize {
-        self.layout
-            .rows
-            .iter()
-            .filter(|r| r.pulse.is_some())
-            .count()
-    }
-
-    /// How much of an ECG's furniture was found the right way up: pulses weigh more than
-    /// labels, some of which (I, II, III) read the same upside down.
-    fn evidence(&self) -> usize {
-        3 * self.pulses() + self.layout.labels_read
+    /// How much of an ECG's furniture was found the right way up.
+    fn evidence(&self) -> Evidence {
+        Evidence {
+            pulses: self
+                .layout
+                .rows
+                .iter()
+                .filter(|r| r.pulse.is_some())
+                .count(),
+            rows: self.layout.rows.len(),
+            labels: self.layout.labels_read,
+        }
     }
 }
 

@@ -78,6 +78,20 @@ pub struct Digitization {
 }
 
 impl Digitization {
+    /// Moves every overlay point (panel corners and traces, baselines) with `f`, e.g. back
+    /// from a working copy of the image to the image as given.
+    pub fn map_points(&mut self, f: impl Fn(Point) -> Point) {
+        for p in &mut self.panels {
+            for pt in p.corners.iter_mut().chain(p.trace.iter_mut()) {
+                *pt = f(*pt);
+            }
+        }
+        for r in &mut self.rows {
+            r.from = f(r.from);
+            r.to = f(r.to);
+        }
+    }
+
     /// The signal of `lead`, if the page shows it.
     pub fn lead(&self, lead: Lead) -> Option<&LeadSignal> {
         self.leads.iter().find(|l| l.lead == lead)

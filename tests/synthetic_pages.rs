@@ -235,6 +235,28 @@ fn upside_down_page_is_turned_over() {
 }
 
 #[test]
+fn page_scanned_sideways_is_turned_a_quarter_turn() {
+    let o = RenderOptions {
+        seed: 13,
+        ..Default::default()
+    };
+    for (name, turn) in [
+        (
+            "a quarter turn clockwise",
+            image::imageops::rotate90 as fn(&_) -> _,
+        ),
+        ("a quarter turn anticlockwise", image::imageops::rotate270),
+    ] {
+        let (raw, aligned) = score_edited(o.clone(), &Options::default(), |p| turn(&p.image));
+        eprintln!("{name}: raw {raw:.2} dB, aligned {aligned:.2} dB");
+        assert!(
+            raw >= 30.0 && aligned >= 25.0,
+            "{name}: {raw:.2} / {aligned:.2} dB"
+        );
+    }
+}
+
+#[test]
 fn page_cropped_through_its_pulses_keeps_its_time_origin() {
     // Cut through the pulses' tops (their rising edges gone): what is left of them still
     // calibrates and is not read as trace. Then past the time origin, so that the first 0.1 s
