@@ -493,14 +493,16 @@ fn follow_row(
     // Small blobs off the trace are lead labels and other print: the path may cross them only
     // when nothing else is there.
     let glyph_px = o.glyph_max_mm * px_per_mm_y;
+    // A label touching the trace is part of the trace's blob, but it stands where the page
+    // prints its labels.
+    let in_label = |x: usize, r: &Run| {
+        row.label_zones
+            .iter()
+            .any(|z| (z[0]..=z[1]).contains(&(x as f32)) && (z[2]..=z[3]).contains(&r.centroid))
+    };
     let unary = |x: usize, r: &Run| {
         let b = runs.components[r.component as usize];
-        // A label touching the trace is part of the trace's blob, but it stands where the
-        // page prints its labels.
-        let in_label = row
-            .label_zones
-            .iter()
-            .any(|z| (z[0]..=z[1]).contains(&(x as f32)) && (z[2]..=z[3]).contains(&r.centroid));
+        let in_label = in_label(x, r);
         let glyph = (b.width() as f32) < glyph_px && (b.height() as f32) < glyph_px;
         o.row_pull_per_mm * (r.centroid - row.center_y).abs() / px_per_mm_y
             + if glyph {
@@ -545,9 +547,11 @@ fn follow_row(
             Mask::Open => in_band().collect(),
             Mask::Pulse => Vec::new(),
             // Only ink that runs out of the bar: beside a bar stands its lead's label.
+            // A label under a bar can touch it: its top is no QRS overshooting the bar.
             Mask::Separator { top, bottom } => in_band()
                 .filter(|r| r.top as f32 <= bottom && r.bottom as f32 >= top)
                 .flat_map(|r| clear_of_bar(r, top, bottom, o.bar_overshoot_mm * px_per_mm_y))
+                .filter(|r| !in_label(x, r))
                 .collect(),
         };
         {
