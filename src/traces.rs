@@ -369,16 +369,56 @@ mod debug {
 }
 
 /// Where two rows' paths cross the same run, the ink is usually one row's steep stroke
-/// reaching into the other row's trace. The row that crosses it monotonically owns it; a row
-/// that merely touches it and turns back (it would read the stroke as its own peak) bridges it.
+/// reaching into the other row's trace. Over a stretch of shared columns, the owner is the
+/// row whose own path leads into the stretch through tall runs (the stroke continues there)
+/// while the other's flanks are short; the other row bridges the stretch. Where the flanks
+/// do not tell, a row that crosses a run monotonically owns it, and a row that merely
+/// touches it and turns back (it would read the stroke as its own peak) bridges it.
 fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
+    // How much taller one row's flanks must be to own a shared stretch.
+    const OWNER_RATIO: f32 = 2.0;
     let rows = paths.len();
     let n = paths.first().map_or(0, |p| p.len());
+    let shares = |paths: &[Vec<Option<Step>>], r: usize, s: usize, i: usize| matches!((paths[r][i], paths[s][i]), (Some(a), Some(b)) if a.run.top == b.run.top);
     let mut clear = Vec::new();
+    let mut decided = vec![vec![false; n]; rows];
+    for r in 0..rows {
+        for s in r + 1..rows {
+            let mut i = 0;
+            while i < n {
+                if !shares(paths, r, s, i) {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < n && shares(paths, r, s, i) {
+                    i += 1;
+                }
+                let (fr, fs) = (
+                    flank_height(&paths[r], start, i),
+                    flank_height(&paths[s], start, i),
+                );
+                let loser = if fr > OWNER_RATIO * fs {
+                    Some(s)
+                } else if fs > OWNER_RATIO * fr {
+                    Some(r)
+                } else {
+                    None
+                };
+                if let Some(l) = loser {
+                    for k in start..i {
+                        clear.push((l, k));
+                        decided[r][k] = true;
+                        decided[s][k] = true;
+                    }
+                }
+            }
+        }
+    }
     for i in 0..n {
         for (r, path) in paths.iter().enumerate() {
             let Some(mine) = path[i] else { continue };
-            if !mine.is_turn() {
+            if !mine.is_turn() || decided[r][i] {
                 continue;
             }
             let owned_elsewhere = (0..rows).any(|o| {
@@ -392,6 +432,20 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
     for (r, i) in clear {
         paths[r][i] = None;
     }
+}
+
+/// Total height of the runs a path takes just before and just after columns `a..b`, counting
+/// only runs that touch the stretch's first or last run (a stroke leading into it).
+fn flank_height(path: &[Option<Step>], a: usize, b: usize) -> f32 {
+    let touching = |flank: Option<Step>, inner: Option<Step>| match (flank, inner) {
+        (Some(f), Some(s)) if f.run.top <= s.run.bottom + 2 && s.run.top <= f.run.bottom + 2 => {
+            f.run.len() as f32
+        }
+        _ => 0.0,
+    };
+    let before = a.checked_sub(1).map_or(0.0, |k| touching(path[k], path[a]));
+    let after = path.get(b).map_or(0.0, |&f| touching(f, path[b - 1]));
+    before + after
 }
 
 /// Columns the path must not read whole: the calibration pulse, and separator bars.
@@ -1171,5 +1225,45 @@ mod tests {
             .map(|r| (r.top, r.bottom))
             .collect();
         assert_eq!(both, vec![(30, 48), (82, 99)]);
+    }
+
+    #[test]
+    fn a_shared_stroke_belongs_to_the_row_whose_path_leads_into_it() {
+        let step = |top, bottom, entry: f32, exit_top| {
+            Some(Step {
+                run: run(top, bottom),
+                entry,
+                exit_top,
+            })
+        };
+        // The upper row's deep S wave (baseline near 100) runs down to the lower row's
+        // baseline near 300: tall runs lead into the two shared columns. Both paths turn
+        // there, the upper at the tip, the lower reading the stroke as its own R wave.
+        let mut paths = vec![
+            vec![
+                step(98, 104, 101.0, false),
+                step(100, 250, 101.0, false),
+                step(180, 302, 181.0, true),
+                step(240, 302, 241.0, true),
+                step(150, 290, 289.0, true),
+                step(98, 104, 101.0, false),
+            ],
+            vec![
+                step(296, 304, 300.0, false),
+                step(290, 300, 299.0, true),
+                step(180, 302, 301.0, true),
+                step(240, 302, 301.0, true),
+                step(296, 306, 297.0, false),
+                step(296, 304, 300.0, false),
+            ],
+        ];
+        resolve_shared(&mut paths);
+        assert!(
+            paths[0].iter().all(|s| s.is_some()),
+            "the owner keeps its stroke"
+        );
+        assert_eq!(paths[1][2], None);
+        assert_eq!(paths[1][3], None);
+        assert!(paths[1][1].is_some() && paths[1][4].is_some());
     }
 }
