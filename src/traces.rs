@@ -406,11 +406,9 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
                     None
                 };
                 if let Some(l) = loser {
-                    for k in start..i {
-                        clear.push((l, k));
-                        decided[r][k] = true;
-                        decided[s][k] = true;
-                    }
+                    clear.extend((start..i).map(|k| (l, k)));
+                    decided[r][start..i].fill(true);
+                    decided[s][start..i].fill(true);
                 }
             }
         }
