@@ -1300,15 +1300,24 @@ fn find_separators(
             .collect();
         let mut tops: Vec<f32> = extents.iter().map(|r| r.top as f32).collect();
         let mut bots: Vec<f32> = extents.iter().map(|r| r.bottom as f32).collect();
-        let (mt, mb) = (median(&mut tops), median(&mut bots));
-        let mut steady: Vec<usize> = (a..=b)
-            .zip(&extents)
-            .filter(|(_, r)| {
-                (r.top as f32 - mt).abs() <= 1.5 && (r.bottom as f32 - mb).abs() <= 1.5
-            })
-            .map(|(x, _)| x)
-            .collect();
-        let (mut mt, mut mb) = (mt, mb);
+        // Columns whose stroke ends at `top` and `bottom` (`both`), or at either one.
+        let matching = |top: f32, bottom: f32, both: bool| -> Vec<usize> {
+            (a..=b)
+                .zip(&extents)
+                .filter(|(_, r)| {
+                    let at_top = (r.top as f32 - top).abs() <= 1.5;
+                    let at_bottom = (r.bottom as f32 - bottom).abs() <= 1.5;
+                    if both {
+                        at_top && at_bottom
+                    } else {
+                        at_top || at_bottom
+                    }
+                })
+                .map(|(x, _)| x)
+                .collect()
+        };
+        let (mut mt, mut mb) = (median(&mut tops), median(&mut bots));
+        let mut steady = matching(mt, mb, true);
         if steady.len() < min_w {
             // A trace touching a narrow bar (a few pixels wide at 100 DPI) lengthens it at one
             // end in some columns: the bar is then the part every column shares, and each
@@ -1318,14 +1327,7 @@ fn find_separators(
                 bots.iter().copied().fold(f32::MAX, f32::min),
             );
             if core.1 - core.0 >= min_len as f32 {
-                steady = (a..=b)
-                    .zip(&extents)
-                    .filter(|(_, r)| {
-                        (r.top as f32 - core.0).abs() <= 1.5
-                            || (r.bottom as f32 - core.1).abs() <= 1.5
-                    })
-                    .map(|(x, _)| x)
-                    .collect();
+                steady = matching(core.0, core.1, false);
                 (mt, mb) = core;
             }
         }
