@@ -107,9 +107,6 @@ pub fn separate(image: &RgbImage, opts: &InkOptions) -> InkPlanes {
     }
     let noise = noise_level(&ink);
     let sigma = denoise_sigma(noise, opts);
-    if std::env::var("ECG_DEBUG").is_ok() {
-        eprintln!("ink noise {noise:.4}, smoothing sigma {sigma:.2} px");
-    }
     if sigma > 0.0 {
         ink = blur(ink, sigma);
         mark = blur(mark, sigma);

@@ -179,7 +179,7 @@ struct Upright {
 
 /// Calibration pulses and lead labels found where they belong: what a page read the right
 /// way up shows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Evidence {
     /// Rows that start with a pulse.
     pulses: usize,
@@ -241,12 +241,9 @@ fn digitize_upright(
         };
         let planes = ink::separate(&geometry::apply(image, &flipped), &stages.ink);
         if let Ok(mut other) = read_page(planes, flipped, options, stages) {
-            let none = Evidence {
-                pulses: 0,
-                rows: 0,
-                labels: 0,
-            };
-            let before = reading.as_ref().map_or(none, Reading::evidence);
+            let before = reading
+                .as_ref()
+                .map_or(Evidence::default(), Reading::evidence);
             if other.evidence().clearly_beats(&before) {
                 other
                     .warnings
@@ -288,9 +285,6 @@ fn digitize_upright(
     timer("traces");
     if layout.detected {
         let check = einthoven::check_order(&mut layout, &traces, &stages.einthoven);
-        if std::env::var("ECG_DEBUG").is_ok() {
-            eprintln!("lead order check {check:?}");
-        }
         if check.replaced_by.is_some() {
             warnings.push(
                 "the leads were named in the order their traces obey (Einthoven's law), not the layout's usual order"
