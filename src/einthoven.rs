@@ -94,9 +94,20 @@ pub fn residual(
             .filter(|&i| rel[i] != 0.0)
             .map(|i| panel_of[i].map(|k| (k, rel[i])))
             .collect::<Option<_>>()?;
-        let panels: Vec<_> = used.iter().map(|&(k, _)| &layout.panels[k]).collect();
-        let from = panels.iter().map(|p| p.t_from_s).fold(f32::MIN, f32::max);
-        let to = panels.iter().map(|p| p.t_to_s).fold(f32::MAX, f32::min);
+        // Each panel with the columns it spans.
+        let panels: Vec<_> = used
+            .iter()
+            .map(|&(k, _)| {
+                let p = &layout.panels[k];
+                (
+                    p,
+                    layout.panel_x(p, p.t_from_s),
+                    layout.panel_x(p, p.t_to_s),
+                )
+            })
+            .collect();
+        let from = panels.iter().map(|p| p.0.t_from_s).fold(f32::MIN, f32::max);
+        let to = panels.iter().map(|p| p.0.t_to_s).fold(f32::MAX, f32::min);
         let n = ((to - from) * opts.rate_hz).floor().max(0.0) as usize;
         // Every lead of the relation at each common instant, where all have ink.
         let mut samples: Vec<Vec<f32>> = vec![Vec::new(); used.len()];
@@ -104,10 +115,9 @@ pub fn residual(
             let t = from + (s as f32 + 0.5) / opts.rate_hz;
             let ys: Option<Vec<f32>> = panels
                 .iter()
-                .map(|p| {
+                .map(|&(p, lo, hi)| {
                     let tr = traces.get(p.row)?;
                     let x = layout.panel_x(p, t);
-                    let (lo, hi) = (layout.panel_x(p, p.t_from_s), layout.panel_x(p, p.t_to_s));
                     if !tr.has(x.round().max(0.0) as usize) {
                         return None;
                     }
