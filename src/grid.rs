@@ -299,6 +299,10 @@ fn refine_period(d: &[f64], estimate: f32) -> f32 {
     center as f32
 }
 
+/// Grid ink levels (0–1) by which the rows' level may exceed the columns' before the rows are
+/// taken to be counting trace baselines.
+const AXIS_DISAGREEMENT: f32 = 0.1;
+
 /// Grid level from row and column medians (grid lines run the whole page, traces do not);
 /// trace level from the darkest tail.
 pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
@@ -345,7 +349,15 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
         v.sort_by(f32::total_cmp);
         v[((v.len() as f32 * 0.98) as usize).min(v.len() - 1)]
     };
-    let grid = high(row_meds).max(high(col_meds));
+    // Both line families are drawn with the same ink. Rows can also run along the flat
+    // baselines of an upright page, and on a page of many traces (12x1) those outnumber the
+    // top rows of grid: rows far darker than columns are counting trace, not grid.
+    let (by_rows, by_cols) = (high(row_meds), high(col_meds));
+    let grid = if by_rows > by_cols + AXIS_DISAGREEMENT {
+        by_cols
+    } else {
+        by_rows.max(by_cols)
+    };
     let total: u64 = all.iter().sum();
     let mut acc = 0u64;
     let mut trace = 1.0;
@@ -445,5 +457,47 @@ mod tests {
             })
             .collect();
         assert_eq!(period_5mm(&p, &GridOptions::default()), None);
+    }
+
+    /// Ink planes of a 400 px square page with grid lines of `h_line` / `v_line` ink every
+    /// 8 px, and `traces` flat trace rows of ink 0.9 over 80 % of the width, 10 px apart.
+    fn page(h_line: f32, v_line: f32, traces: usize) -> InkPlanes {
+        let n = 400;
+        let mut ink = crate::raster::Plane::new(n, n, 0.0);
+        for y in 0..n {
+            for x in 0..n {
+                let mut v: f32 = 0.0;
+                if y % 8 == 0 {
+                    v = v.max(h_line);
+                }
+                if x % 8 == 0 {
+                    v = v.max(v_line);
+                }
+                if y % 10 == 5 && y / 10 < traces && x > n / 10 && x < n - n / 10 {
+                    v = 0.9;
+                }
+                ink.data[y * n + x] = v;
+            }
+        }
+        InkPlanes {
+            mark: ink.clone(),
+            ink,
+            noise: 0.0,
+            smoothed_px: 0.0,
+        }
+    }
+
+    #[test]
+    fn grid_level_is_the_darker_line_family() {
+        let levels = ink_levels(&page(0.3, 0.25, 0));
+        assert!((levels.grid - 0.3).abs() < 0.01, "{levels:?}");
+    }
+
+    #[test]
+    fn many_flat_baselines_are_not_taken_for_grid_rows() {
+        // 24 traces: 6 % of the rows run along a baseline, more than the top 2 % looked at.
+        let levels = ink_levels(&page(0.15, 0.15, 24));
+        assert!((levels.grid - 0.15).abs() < 0.01, "{levels:?}");
+        assert!(levels.threshold < 0.6, "{levels:?}");
     }
 }
