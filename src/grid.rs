@@ -176,11 +176,21 @@ pub fn period_5mm(profile: &[f32], opts: &GridOptions) -> Option<f32> {
         .find(|&t| r[t] >= r[t - 1] && r[t] >= r[t + 1] && r[t] >= 0.5 * strongest)?;
     let (l, m, rr) = (r[fine - 1], r[fine], r[fine + 1]);
     let denom = l - 2.0 * m + rr;
-    let fine = if denom.abs() > 1e-12 {
+    let mut fine = if denom.abs() > 1e-12 {
         fine as f32 + 0.5 * (l - rr) / denom
     } else {
         fine as f32
     };
+    // Lines a few pixels apart fall alternately 3 and 4 pixels apart, so the first strong
+    // peak can be two periods: a real period has a peak at its half where two would not.
+    while fine / 2.0 >= opts.min_period_px {
+        let half = fine / 2.0;
+        let bump = at(half) - 0.5 * (at(half / 2.0) + at(1.5 * half));
+        if bump <= 0.05 * r[0] {
+            break;
+        }
+        fine = half;
+    }
     // Faint minor lines inside: small autocorrelation bumps at p/5 and 2p/5.
     let fifth = fine / 5.0;
     let bump = |t: f32| at(t) - 0.5 * (at(t - fifth / 2.0) + at(t + fifth / 2.0));
@@ -412,6 +422,22 @@ mod tests {
                 "dpi {dpi}: {est} vs {ppmm}"
             );
         }
+    }
+
+    #[test]
+    fn one_pixel_lines_alternately_3_and_4_pixels_apart_keep_their_period() {
+        // About 88 DPI: 1 mm is 3.46 px, so the 1 mm lines land 3 or 4 pixels apart and the
+        // strongest early peak of the autocorrelation is two of them.
+        let ppmm = 3.46f32;
+        let mut p = vec![0f32; 830];
+        for k in 0..(830.0 / ppmm) as usize {
+            let x = (k as f32 * ppmm).round() as usize;
+            if x < p.len() {
+                p[x] = if k % 5 == 0 { 92.0 } else { 40.0 };
+            }
+        }
+        let est = period_5mm(&p, &GridOptions::default()).unwrap() / 5.0;
+        assert!((est / ppmm - 1.0).abs() < 0.01, "{est}");
     }
 
     #[test]
