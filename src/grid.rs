@@ -336,7 +336,11 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
     let mut row_meds = Vec::with_capacity(h);
     let mut col_hist = vec![[0u32; BINS]; w.div_ceil(2)];
     let mut sampled_rows = 0;
+    let mut col_max = vec![0f32; w];
     for y in 0..h {
+        for (m, &v) in col_max.iter_mut().zip(ink.row(y)) {
+            *m = m.max(v);
+        }
         let mut hist = [0u32; BINS];
         for &v in ink.row(y).iter().step_by(2) {
             hist[bin(v)] += 1;
@@ -377,6 +381,15 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
             trace = i as f32 / (BINS - 1) as f32;
             break;
         }
+    }
+    // Text and pulses can be printed far darker than a thin grey trace; every column the
+    // trace crosses has its core as its darkest pixel, so the typical column's darkest
+    // pixel caps the trace level.
+    let mut inked: Vec<f32> = col_max.into_iter().filter(|&m| m > grid + 0.05).collect();
+    if inked.len() * 2 > w {
+        let mid = inked.len() / 2;
+        let (_, typical, _) = inked.select_nth_unstable_by(mid, f32::total_cmp);
+        trace = trace.min(*typical);
     }
     let trace = trace.max(grid + 0.05);
     let threshold = (grid + 0.45 * (trace - grid)).max(0.2);
@@ -525,5 +538,34 @@ mod tests {
         let levels = ink_levels(&page(0.15, 0.15, 24));
         assert!((levels.grid - 0.15).abs() < 0.01, "{levels:?}");
         assert!(levels.threshold < 0.6, "{levels:?}");
+    }
+
+    #[test]
+    fn a_grey_trace_under_black_text_sets_the_trace_level() {
+        // Four grey traces (ink 0.3) across the page; black text (ink 0.9) over a tenth of
+        // it, more pixels than the darkest 0.1 % the tail looks at.
+        let n = 400;
+        let mut ink = crate::raster::Plane::new(n, n, 0.0);
+        for y in 0..n {
+            for x in 0..n {
+                let v = if y % 100 == 50 {
+                    0.3
+                } else if y < 40 && x < 100 {
+                    0.9
+                } else {
+                    0.0
+                };
+                ink.data[y * n + x] = v;
+            }
+        }
+        let planes = InkPlanes {
+            mark: ink.clone(),
+            ink,
+            noise: 0.0,
+            smoothed_px: 0.0,
+        };
+        let levels = ink_levels(&planes);
+        assert!((levels.trace - 0.3).abs() < 0.02, "{levels:?}");
+        assert!(levels.threshold < 0.3, "{levels:?}");
     }
 }
