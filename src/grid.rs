@@ -314,7 +314,8 @@ fn refine_period(d: &[f64], estimate: f32) -> f32 {
 const AXIS_DISAGREEMENT: f32 = 0.1;
 
 /// Grid level from row and column medians (grid lines run the whole page, traces do not);
-/// trace level from the darkest tail.
+/// trace level from the darkest tail, or from the typical column's darkest pixel where that
+/// is lighter (a grey trace under black text).
 pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
     let ink = &planes.ink;
     let (w, h) = (ink.width, ink.height);
@@ -518,6 +519,11 @@ mod tests {
                 ink.data[y * n + x] = v;
             }
         }
+        clean_planes(ink)
+    }
+
+    /// Noise-free planes whose mark plane is the ink plane (a grey grid).
+    fn clean_planes(ink: crate::raster::Plane) -> InkPlanes {
         InkPlanes {
             mark: ink.clone(),
             ink,
@@ -558,13 +564,7 @@ mod tests {
                 ink.data[y * n + x] = v;
             }
         }
-        let planes = InkPlanes {
-            mark: ink.clone(),
-            ink,
-            noise: 0.0,
-            smoothed_px: 0.0,
-        };
-        let levels = ink_levels(&planes);
+        let levels = ink_levels(&clean_planes(ink));
         assert!((levels.trace - 0.3).abs() < 0.02, "{levels:?}");
         assert!(levels.threshold < 0.3, "{levels:?}");
     }
