@@ -181,21 +181,22 @@ pub fn period_5mm(profile: &[f32], opts: &GridOptions) -> Option<f32> {
     } else {
         fine as f32
     };
+    // How far the autocorrelation at `t` stands above its mean `w` either side.
+    let bump = |t: f32, w: f32| at(t) - 0.5 * (at(t - w) + at(t + w));
     // Lines a few pixels apart fall alternately 3 and 4 pixels apart, so the first strong
     // peak can be two periods: a real period has a peak at its half where two would not.
     while fine / 2.0 >= opts.min_period_px {
         let half = fine / 2.0;
-        let bump = at(half) - 0.5 * (at(half / 2.0) + at(1.5 * half));
-        if bump <= 0.05 * r[0] {
+        if bump(half, half / 2.0) <= 0.05 * r[0] {
             break;
         }
         fine = half;
     }
     // Faint minor lines inside: small autocorrelation bumps at p/5 and 2p/5.
     let fifth = fine / 5.0;
-    let bump = |t: f32| at(t) - 0.5 * (at(t - fifth / 2.0) + at(t + fifth / 2.0));
-    let subdivided =
-        fifth >= opts.min_period_px && bump(fifth) > 0.01 * r[0] && bump(2.0 * fifth) > 0.01 * r[0];
+    let subdivided = fifth >= opts.min_period_px
+        && bump(fifth, fifth / 2.0) > 0.01 * r[0]
+        && bump(2.0 * fifth, fifth / 2.0) > 0.01 * r[0];
     // Five-fold structure: every fifth line darker, so lag 5p beats lags 2p and 3p.
     let five = 5.0 * fine;
     let major = if subdivided {
@@ -313,6 +314,9 @@ fn refine_period(d: &[f64], estimate: f32) -> f32 {
 /// taken to be counting trace baselines.
 const AXIS_DISAGREEMENT: f32 = 0.1;
 
+/// Least ink level, above the grid's, that trace ink can have.
+const MIN_TRACE_CONTRAST: f32 = 0.05;
+
 /// Grid level from row and column medians (grid lines run the whole page, traces do not);
 /// trace level from the darkest tail, or from the typical column's darkest pixel where that
 /// is lighter (a grey trace under black text).
@@ -386,13 +390,16 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
     // Text and pulses can be printed far darker than a thin grey trace; every column the
     // trace crosses has its core as its darkest pixel, so the typical column's darkest
     // pixel caps the trace level.
-    let mut inked: Vec<f32> = col_max.into_iter().filter(|&m| m > grid + 0.05).collect();
+    let mut inked: Vec<f32> = col_max
+        .into_iter()
+        .filter(|&m| m > grid + MIN_TRACE_CONTRAST)
+        .collect();
     if inked.len() * 2 > w {
         let mid = inked.len() / 2;
         let (_, typical, _) = inked.select_nth_unstable_by(mid, f32::total_cmp);
         trace = trace.min(*typical);
     }
-    let trace = trace.max(grid + 0.05);
+    let trace = trace.max(grid + MIN_TRACE_CONTRAST);
     let threshold = (grid + 0.45 * (trace - grid)).max(0.2);
     let extend = (grid + 0.25 * (trace - grid)).max(0.15).min(threshold);
     InkLevels {

@@ -379,7 +379,14 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
     const OWNER_RATIO: f32 = 2.0;
     let rows = paths.len();
     let n = paths.first().map_or(0, |p| p.len());
-    let shares = |paths: &[Vec<Option<Step>>], r: usize, s: usize, i: usize| matches!((paths[r][i], paths[s][i]), (Some(a), Some(b)) if a.run.top == b.run.top);
+    // Whether rows `r` and `s` take the same run in column `i`.
+    let shares = |paths: &[Vec<Option<Step>>], r: usize, s: usize, i: usize| match (
+        paths[r][i],
+        paths[s][i],
+    ) {
+        (Some(a), Some(b)) => a.run.top == b.run.top,
+        _ => false,
+    };
     let mut clear = Vec::new();
     let mut decided = vec![vec![false; n]; rows];
     for r in 0..rows {
@@ -436,9 +443,7 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
 /// only runs that touch the stretch's first or last run (a stroke leading into it).
 fn flank_height(path: &[Option<Step>], a: usize, b: usize) -> f32 {
     let touching = |flank: Option<Step>, inner: Option<Step>| match (flank, inner) {
-        (Some(f), Some(s)) if f.run.top <= s.run.bottom + 2 && s.run.top <= f.run.bottom + 2 => {
-            f.run.len() as f32
-        }
+        (Some(f), Some(s)) if f.run.gap_to(&s.run) <= 1 => f.run.len() as f32,
         _ => 0.0,
     };
     let before = a.checked_sub(1).map_or(0.0, |k| touching(path[k], path[a]));
