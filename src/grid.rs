@@ -536,6 +536,8 @@ mod tests {
             ink,
             noise: 0.0,
             smoothed_px: 0.0,
+            white_noise: false,
+            strokes: None,
         }
     }
 

@@ -77,6 +77,13 @@ pub struct StageOptions {
     pub thin_stroke_px_per_mm: f32,
     /// On smoothed (noisy) pages, the same up to this many pixels per mm.
     pub faded_stroke_px_per_mm: f32,
+    /// Pages with a stroke plane ([`ink::InkPlanes::strokes`]) coarser than this many pixels
+    /// per mm also take as ink what that plane shows of steep strokes. Finer, a stroke is
+    /// wide enough to survive the round blur, and the plane only adds noise.
+    pub stroke_plane_px_per_mm: f32,
+    /// Rows over which the stroke plane's per-column background is measured: longer than
+    /// twice the tallest QRS stroke on those pages (about 20 mm at 100 DPI is 80 px).
+    pub stroke_background_px: usize,
 }
 
 impl Default for StageOptions {
@@ -94,6 +101,8 @@ impl Default for StageOptions {
             default_speed_mm_per_s: 25.0,
             thin_stroke_px_per_mm: 6.0,
             faded_stroke_px_per_mm: 10.0,
+            stroke_plane_px_per_mm: 5.0,
+            stroke_background_px: 192,
         }
     }
 }
@@ -215,13 +224,14 @@ fn digitize_upright(
     let mut timer = stage_timer();
     let transform = geometry::estimate(&planes.mark, &stages.geometry);
     timer("geometry: rotation");
+    let white_noise = planes.white_noise;
     let planes = if transform.is_identity() {
         planes
     } else {
         drop(planes);
         let upright = geometry::apply(image, &transform);
         timer("geometry: warp");
-        let planes = ink::separate(&upright, &stages.ink);
+        let planes = ink::separate_resampled(&upright, &stages.ink, white_noise);
         timer("ink, upright");
         planes
     };
@@ -239,7 +249,8 @@ fn digitize_upright(
             rotation_deg: transform.rotation_deg + 180.0,
             ..transform
         };
-        let planes = ink::separate(&geometry::apply(image, &flipped), &stages.ink);
+        let planes =
+            ink::separate_resampled(&geometry::apply(image, &flipped), &stages.ink, white_noise);
         if let Ok(mut other) = read_page(planes, flipped, options, stages) {
             let before = reading
                 .as_ref()
@@ -453,9 +464,25 @@ fn read_page(
     } else {
         grid.levels.threshold
     };
-    let runs = ink::ColumnRuns::build_hysteresis(&planes.ink, low, grid.levels.threshold, |v| {
-        grid.levels.weight(v)
-    });
+    // On a page of white noise, a thin steep stroke the noise broke up is whole again in the
+    // column-smoothed stroke plane, once its vertical lines are taken out; it counts as ink
+    // there at the same margin over the grid as `low`.
+    let mut planes = planes;
+    let mut strokes = planes
+        .strokes
+        .take()
+        .filter(|_| thin && px_per_mm < stages.stroke_plane_px_per_mm);
+    if let Some(p) = strokes.as_mut() {
+        ink::remove_column_background(p, stages.stroke_background_px, grid.levels.grid);
+    }
+    let runs = ink::ColumnRuns::build_hysteresis(
+        &planes.ink,
+        strokes.as_ref().map(|p| (p, low)),
+        low,
+        grid.levels.threshold,
+        |v| grid.levels.weight(v),
+    );
+    drop(strokes);
     // Traces, text and pulses cover a few percent of a printout; far more is noise or a photo.
     let inked: u64 = runs.columns.iter().flatten().map(|r| r.len() as u64).sum();
     let share = inked as f64 / (planes.ink.width as f64 * planes.ink.height as f64);
