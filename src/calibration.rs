@@ -129,7 +129,7 @@ pub fn calibrate(
                 .and_then(|p| measure_pulse(runs, p))
         })
         .collect();
-    if std::env::var("ECG_DEBUG").is_ok() {
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
         for (r, m) in layout.rows.iter().zip(&measures) {
             eprintln!("pulse {:?} measure {:?}", r.pulse, m);
         }

@@ -298,7 +298,7 @@ pub fn detect(
         .collect();
     let label_dy = label_offset(&rows, &confident, opts.label_row_tolerance_mm * px_per_mm_y);
     let label_tol_x = opts.label_column_tolerance_mm * px_per_mm_x;
-    if std::env::var("ECG_DEBUG").is_ok() {
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
         for l in &reads {
             eprintln!(
                 "label {:?} at ({:.0}..{:.0}, {:.0}) d {:.3}",
@@ -498,7 +498,7 @@ pub fn detect(
     } else {
         x0_rows
     };
-    if std::env::var("ECG_DEBUG").is_ok() {
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
         for r in &rows {
             eprintln!(
                 "row {} separators {:?} pulse {:?}",
@@ -1051,7 +1051,7 @@ fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -
         }
         picked.push((a + b) as f32 / 2.0);
     }
-    if std::env::var("ECG_DEBUG").is_ok() {
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
         let info: Vec<_> = picked
             .iter()
             .map(|&c| {
