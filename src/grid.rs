@@ -8,6 +8,7 @@
 //! fraction of a pixel.
 
 use crate::ink::InkPlanes;
+use crate::raster::{histogram_median, level_bin};
 use rustfft::{num_complex::Complex, FftPlanner};
 
 /// Tuning knobs of the period search.
@@ -324,17 +325,7 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
     let ink = &planes.ink;
     let (w, h) = (ink.width, ink.height);
     const BINS: usize = 128;
-    let bin = |v: f32| ((v * (BINS - 1) as f32).round() as usize).min(BINS - 1);
-    let median_of = |hist: &[u32], n: usize| -> f32 {
-        let mut acc = 0;
-        for (i, &c) in hist.iter().enumerate() {
-            acc += c as usize;
-            if acc * 2 > n {
-                return i as f32 / (BINS - 1) as f32;
-            }
-        }
-        1.0
-    };
+    let bin = |v: f32| level_bin(v, BINS);
     // Every other row and column is plenty for medians and a 0.1% tail, at a quarter the cost;
     // grid lines a pixel wide still get their own rows in the row medians.
     let mut all = [0u64; BINS];
@@ -350,7 +341,7 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
         for &v in ink.row(y).iter().step_by(2) {
             hist[bin(v)] += 1;
         }
-        row_meds.push(median_of(&hist, w.div_ceil(2)));
+        row_meds.push(histogram_median(&hist, w.div_ceil(2)));
         if y % 2 == 0 {
             sampled_rows += 1;
             for (x, &v) in ink.row(y).iter().step_by(2).enumerate() {
@@ -362,7 +353,7 @@ pub fn ink_levels(planes: &InkPlanes) -> InkLevels {
     }
     let col_meds: Vec<f32> = col_hist
         .iter()
-        .map(|hh| median_of(hh, sampled_rows))
+        .map(|hh| histogram_median(hh, sampled_rows))
         .collect();
     let high = |mut v: Vec<f32>| {
         v.sort_by(f32::total_cmp);
@@ -537,7 +528,7 @@ mod tests {
             noise: 0.0,
             smoothed_px: 0.0,
             white_noise: false,
-            strokes: None,
+            unsmoothed: None,
         }
     }
 

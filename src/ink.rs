@@ -6,7 +6,7 @@
 //! the *brightest* channel therefore separates trace from grid by colour. Grey grids are
 //! separated later by level (see [`InkLevels`]).
 
-use crate::raster::Plane;
+use crate::raster::{histogram_median, level_bin, Plane};
 use image::RgbImage;
 
 /// Tuning knobs for paper flattening.
@@ -61,10 +61,9 @@ pub struct InkPlanes {
     pub smoothed_px: f32,
     /// Whether the page's noise is white (see [`InkOptions::max_white_noise_ratio`]).
     pub white_noise: bool,
-    /// On a page smoothed for white noise, the unsmoothed ink plane smoothed along columns
-    /// only: a steep one-pixel stroke keeps its contrast there, which the round blur spreads
-    /// over its neighbours, while the noise still averages out along the stroke.
-    pub strokes: Option<Plane>,
+    /// On a page smoothed for white noise, the ink plane before smoothing, for
+    /// [`stroke_plane`] where the page's scale calls for one.
+    pub unsmoothed: Option<Plane>,
 }
 
 /// Flattens the paper and computes the ink and mark planes.
@@ -133,15 +132,15 @@ fn separate_noise(image: &RgbImage, opts: &InkOptions, white_noise: Option<bool>
             mark_row[x] = 1.0 - lo;
         }
     }
-    let noise = noise_level(&ink);
+    let spread = difference_spread(&ink, 1);
+    let noise = spread / NEIGHBOUR_SPREAD_PER_SIGMA;
     let sigma = denoise_sigma(noise, opts);
-    let white_noise = white_noise.unwrap_or_else(|| {
-        difference_spread(&ink, 2) <= opts.max_white_noise_ratio * difference_spread(&ink, 1)
-    });
-    let mut strokes = None;
+    let white_noise = white_noise
+        .unwrap_or_else(|| difference_spread(&ink, 2) <= opts.max_white_noise_ratio * spread);
+    let mut unsmoothed = None;
     if sigma > 0.0 {
         if white_noise && opts.stroke_sigma_px > 0.0 {
-            strokes = Some(smooth_columns(&ink, opts.stroke_sigma_px));
+            unsmoothed = Some(ink.clone());
         }
         ink = blur(ink, sigma);
         mark = blur(mark, sigma);
@@ -152,7 +151,7 @@ fn separate_noise(image: &RgbImage, opts: &InkOptions, white_noise: Option<bool>
         noise,
         smoothed_px: sigma,
         white_noise,
-        strokes,
+        unsmoothed,
     }
 }
 
@@ -189,22 +188,27 @@ fn blur(p: Plane, sigma: f32) -> Plane {
     as_plane(imageproc::filter::gaussian_blur_f32(&as_image(p), sigma))
 }
 
-/// A Gaussian along columns only, summed row by row (no copy of the plane).
-fn smooth_columns(p: &Plane, sigma: f32) -> Plane {
+/// The stroke plane of a page's [`InkPlanes::unsmoothed`] ink: a Gaussian of
+/// [`InkOptions::stroke_sigma_px`] along columns only, summed row by row. A steep one-pixel
+/// stroke keeps its contrast there, which the round blur spreads over its neighbours, while
+/// the noise still averages out along the stroke.
+pub fn stroke_plane(unsmoothed: &Plane, opts: &InkOptions) -> Plane {
+    let sigma = opts.stroke_sigma_px;
     let r = (2.5 * sigma).ceil() as isize;
     let kernel: Vec<f32> = (-r..=r)
         .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
         .collect();
     let sum: f32 = kernel.iter().sum();
-    let (w, h) = (p.width, p.height);
+    let kernel: Vec<f32> = kernel.into_iter().map(|k| k / sum).collect();
+    let (w, h) = (unsmoothed.width, unsmoothed.height);
     let mut out = Plane::new(w, h, 0.0);
     for y in 0..h {
         let dst = &mut out.data[y * w..(y + 1) * w];
         for (i, &k) in kernel.iter().enumerate() {
             // Rows past the edges repeat the edge row.
             let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
-            for (d, &s) in dst.iter_mut().zip(p.row(sy)) {
-                *d += k / sum * s;
+            for (d, &s) in dst.iter_mut().zip(unsmoothed.row(sy)) {
+                *d += k * s;
             }
         }
     }
@@ -214,8 +218,11 @@ fn smooth_columns(p: &Plane, sigma: f32) -> Plane {
 /// Standard deviation of pixel noise in a plane, from the median absolute difference of
 /// horizontal neighbours (robust to the few pixels of lines and traces).
 pub fn noise_level(p: &Plane) -> f32 {
-    difference_spread(p, 1) / (0.6745 * std::f32::consts::SQRT_2)
+    difference_spread(p, 1) / NEIGHBOUR_SPREAD_PER_SIGMA
 }
+
+/// Median absolute difference of two neighbours per unit of Gaussian noise.
+const NEIGHBOUR_SPREAD_PER_SIGMA: f32 = 0.6745 * std::f32::consts::SQRT_2;
 
 /// Median absolute difference of pixels `lag` apart along rows.
 fn difference_spread(p: &Plane, lag: usize) -> f32 {
@@ -248,23 +255,18 @@ pub fn remove_column_background(p: &mut Plane, block_px: usize, floor: f32) {
     let block_px = block_px.max(1);
     let blocks = h.div_ceil(block_px);
     let mut background = vec![0f32; w * blocks];
-    let mut hist = vec![[0u16; BINS]; w];
+    let mut hist = vec![[0u32; BINS]; w];
     for b in 0..blocks {
         hist.iter_mut().for_each(|c| *c = [0; BINS]);
         let rows = b * block_px..((b + 1) * block_px).min(h);
         let n = rows.len();
         for y in rows {
             for (c, &v) in hist.iter_mut().zip(p.row(y)) {
-                c[((v * (BINS - 1) as f32).round() as usize).min(BINS - 1)] += 1;
+                c[level_bin(v, BINS)] += 1;
             }
         }
         for (x, c) in hist.iter().enumerate() {
-            let mut acc = 0;
-            let median = c.iter().position(|&k| {
-                acc += k as usize;
-                acc * 2 > n
-            });
-            background[b * w + x] = median.unwrap_or(BINS - 1) as f32 / (BINS - 1) as f32;
+            background[b * w + x] = histogram_median(c, n);
         }
     }
     for y in 0..h {
@@ -432,13 +434,13 @@ mod tests {
     fn white_noise_is_told_from_photo_grain() {
         let white = separate(&noisy(300, 300, 80.0), &InkOptions::default());
         assert!(white.smoothed_px > 0.0 && white.white_noise);
-        assert!(white.strokes.is_some());
+        assert!(white.unsmoothed.is_some());
         let grain = separate(&grainy(300, 300, 80.0), &InkOptions::default());
         assert!(grain.smoothed_px > 0.0, "{}", grain.noise);
-        assert!(!grain.white_noise && grain.strokes.is_none());
+        assert!(!grain.white_noise && grain.unsmoothed.is_none());
         // A resampled copy keeps the verdict of its original.
         let copy = separate_resampled(&grainy(300, 300, 80.0), &InkOptions::default(), true);
-        assert!(copy.white_noise && copy.strokes.is_some());
+        assert!(copy.white_noise && copy.unsmoothed.is_some());
     }
 
     #[test]
@@ -462,10 +464,11 @@ mod tests {
         };
         let level = 0.4;
         let plain = ColumnRuns::build(&planes.ink, level, |v| v);
-        let strokes = planes
-            .strokes
+        let unsmoothed = planes
+            .unsmoothed
             .take()
-            .expect("white noise gives a stroke plane");
+            .expect("white noise keeps the unsmoothed plane");
+        let strokes = stroke_plane(&unsmoothed, &InkOptions::default());
         let with =
             ColumnRuns::build_hysteresis(&planes.ink, Some((&strokes, level)), level, level, |v| v);
         let n = rows.len() as u32;
@@ -701,7 +704,7 @@ impl ColumnRuns {
     /// line, lighter than the flat trace it leaves from; it survives as part of that trace,
     /// while paper noise that only reaches `low` is dropped.
     ///
-    /// `strokes`, a stroke plane (see [`InkPlanes::strokes`]) with its own level, marks
+    /// `strokes`, a stroke plane (see [`stroke_plane`]) with its own level, marks
     /// further pixels as ink: those of steep strokes that the noise broke up in `ink`.
     pub fn build_hysteresis(
         ink: &Plane,

@@ -77,7 +77,7 @@ pub struct StageOptions {
     pub thin_stroke_px_per_mm: f32,
     /// On smoothed (noisy) pages, the same up to this many pixels per mm.
     pub faded_stroke_px_per_mm: f32,
-    /// Pages with a stroke plane ([`ink::InkPlanes::strokes`]) coarser than this many pixels
+    /// Pages with a stroke plane ([`ink::stroke_plane`]) coarser than this many pixels
     /// per mm also take as ink what that plane shows of steep strokes. Finer, a stroke is
     /// wide enough to survive the round blur, and the plane only adds noise.
     pub stroke_plane_px_per_mm: f32,
@@ -442,7 +442,7 @@ impl Reading {
 
 /// Stages 3 and 4 on an upright page: grid, ink runs, layout (with the paper speed).
 fn read_page(
-    planes: ink::InkPlanes,
+    mut planes: ink::InkPlanes,
     transform: geometry::PageTransform,
     options: &Options,
     stages: &StageOptions,
@@ -467,14 +467,15 @@ fn read_page(
     // On a page of white noise, a thin steep stroke the noise broke up is whole again in the
     // column-smoothed stroke plane, once its vertical lines are taken out; it counts as ink
     // there at the same margin over the grid as `low`.
-    let mut planes = planes;
-    let mut strokes = planes
-        .strokes
+    let strokes = planes
+        .unsmoothed
         .take()
-        .filter(|_| thin && px_per_mm < stages.stroke_plane_px_per_mm);
-    if let Some(p) = strokes.as_mut() {
-        ink::remove_column_background(p, stages.stroke_background_px, grid.levels.grid);
-    }
+        .filter(|_| thin && px_per_mm < stages.stroke_plane_px_per_mm)
+        .map(|unsmoothed| {
+            let mut p = ink::stroke_plane(&unsmoothed, &stages.ink);
+            ink::remove_column_background(&mut p, stages.stroke_background_px, grid.levels.grid);
+            p
+        });
     let runs = ink::ColumnRuns::build_hysteresis(
         &planes.ink,
         strokes.as_ref().map(|p| (p, low)),

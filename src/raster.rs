@@ -58,9 +58,38 @@ impl Plane {
     }
 }
 
+/// The bin of a 0–1 level in a histogram of `bins` bins, the ends centred on 0 and 1.
+#[inline]
+pub fn level_bin(v: f32, bins: usize) -> usize {
+    ((v * (bins - 1) as f32).round() as usize).min(bins - 1)
+}
+
+/// The level (0–1) of the median of the `n` samples counted in `hist`, a histogram of
+/// [`level_bin`]s.
+pub fn histogram_median(hist: &[u32], n: usize) -> f32 {
+    let mut acc = 0;
+    for (i, &c) in hist.iter().enumerate() {
+        acc += c as usize;
+        if acc * 2 > n {
+            return i as f32 / (hist.len() - 1) as f32;
+        }
+    }
+    1.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_median_reads_the_middle_sample() {
+        let mut hist = [0u32; 11];
+        for v in [0.0, 0.3, 0.31, 0.9, 1.0] {
+            hist[level_bin(v, 11)] += 1;
+        }
+        assert_eq!(histogram_median(&hist, 5), 0.3);
+        assert_eq!(histogram_median(&[0; 11], 0), 1.0);
+    }
 
     #[test]
     fn bilinear_interpolates_between_centres_and_reports_outside() {
