@@ -20,8 +20,12 @@ pub struct LayoutOptions {
     pub row_reach_mm: f32,
     /// Closest spacing of two trace rows.
     pub min_row_gap_mm: f32,
-    /// A row must cover at least this share of the best-covered row.
+    /// A candidate row line must cover at least this share of the best-covered line.
     pub min_row_coverage: f32,
+    /// A trace row covers at least this share of the columns the best-covered trace row
+    /// covers (frame lines and rulers, which may cover more, aside). A line of header or
+    /// footer text covers less: its words leave gaps, and it rarely spans the page.
+    pub min_trace_row_coverage: f32,
     /// Gaps in a row's ink up to this long still belong to one trace.
     pub max_row_gap_mm: f32,
     /// Shortest vertical stroke that can be a pulse edge or a separator.
@@ -80,6 +84,7 @@ impl Default for LayoutOptions {
             row_reach_mm: 3.0,
             min_row_gap_mm: 8.0,
             min_row_coverage: 0.35,
+            min_trace_row_coverage: 0.55,
             max_row_gap_mm: 4.0,
             min_stroke_mm: 3.0,
             max_separator_mm: 2.0,
@@ -1065,6 +1070,11 @@ fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -
         eprintln!("row candidates {info:?} best {best}");
     }
     picked.retain(|&cy| !is_straight_rule(runs, cy, reach as f32));
+    let best_trace = picked
+        .iter()
+        .map(|&c| coverage[c as usize])
+        .fold(0f32, f32::max);
+    picked.retain(|&c| coverage[c as usize] >= opts.min_trace_row_coverage * best_trace);
     picked.sort_by(f32::total_cmp);
     picked
 }

@@ -283,3 +283,63 @@ fn page_cropped_through_its_pulses_keeps_its_time_origin() {
         );
     }
 }
+
+/// Draws a line of blocky pseudo-text centred on `y`, over the share `span` of the page's
+/// width: glyphs 2 mm wide and 2.5 mm tall, each a stem and some of three bars, varied the
+/// way letters are (a dead-level line of ink would pass for a ruler), in words of five.
+fn draw_text_line(image: &mut image::RgbImage, px_per_mm: f32, y: f32, span: (f32, f32)) {
+    let w = image.width() as f32;
+    let mm = |v: f32| (v * px_per_mm).round() as i64;
+    let (glyph, gap, word_gap, half_h, stroke) = (mm(2.0), mm(0.5), mm(2.0), mm(1.25), mm(0.3));
+    let mut fill = |x0: i64, y0: i64, x1: i64, y1: i64| {
+        for yy in y0.max(0)..y1.min(image.height() as i64) {
+            for xx in x0.max(0)..x1.min(image.width() as i64) {
+                image.put_pixel(xx as u32, yy as u32, image::Rgb([0, 0, 0]));
+            }
+        }
+    };
+    let (yc, mut x, x_end) = (y.round() as i64, (span.0 * w) as i64, (span.1 * w) as i64);
+    let mut k = 0u32;
+    while x + glyph <= x_end {
+        // A fixed sequence of shapes: which bars (top, middle, bottom) and where the stem.
+        let shape = k.wrapping_mul(2_654_435_761) >> 27;
+        let (top, bottom) = (yc - half_h, yc + half_h);
+        let stem = [x, x + glyph / 2, x + glyph - stroke][(shape % 3) as usize];
+        fill(stem, top, stem + stroke, bottom);
+        for (bit, yy) in [top, yc, bottom - stroke].into_iter().enumerate() {
+            if shape & (2 << bit) != 0 {
+                fill(x, yy, x + glyph, yy + stroke);
+            }
+        }
+        k += 1;
+        x += glyph + if k % 5 == 0 { word_gap } else { gap };
+    }
+}
+
+#[test]
+fn header_and_footer_text_lines_are_not_taken_for_trace_rows() {
+    // A printed report's lines of text above the first row and below the last, closer to
+    // them than the row pitch. Before text lines were told from trace rows by how much of
+    // the page they cover, the header became the first row and every lead moved down one.
+    let o = RenderOptions {
+        seed: 13,
+        ..Default::default()
+    };
+    let (raw, aligned) = score_edited(o, &Options::default(), |page| {
+        let g = &page.geometry;
+        let (first, last) = (
+            g.baseline_y_px[0],
+            g.baseline_y_px[g.baseline_y_px.len() - 1],
+        );
+        let pitch = g.baseline_y_px[1] - first;
+        let mut image = page.image.clone();
+        draw_text_line(&mut image, g.px_per_mm, first - 0.6 * pitch, (0.25, 0.95));
+        draw_text_line(&mut image, g.px_per_mm, last + 0.6 * pitch, (0.05, 0.75));
+        image
+    });
+    eprintln!("header and footer text: raw {raw:.2} dB, aligned {aligned:.2} dB");
+    assert!(
+        raw >= 20.0 && aligned >= 20.0,
+        "header and footer text: raw {raw:.2} dB, aligned {aligned:.2} dB"
+    );
+}
