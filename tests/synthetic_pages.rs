@@ -312,7 +312,7 @@ fn draw_text_line(image: &mut image::RgbImage, px_per_mm: f32, y: f32, span: (f3
             }
         }
         k += 1;
-        x += glyph + if k % 5 == 0 { word_gap } else { gap };
+        x += glyph + if k.is_multiple_of(5) { word_gap } else { gap };
     }
 }
 
