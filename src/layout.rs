@@ -26,6 +26,12 @@ pub struct LayoutOptions {
     /// covers (frame lines and rulers, which may cover more, aside). A line of header or
     /// footer text covers less: its words leave gaps, and it rarely spans the page.
     pub min_trace_row_coverage: f32,
+    /// A run counts toward a row's coverage and extent when its ink mass reaches this many
+    /// pixels of full ink (lone specks of noise weigh less)...
+    pub row_run_mass: f32,
+    /// ... or this share of the page's median run mass, when that is lower: a thin light
+    /// trace, anti-aliased over two pixels, weighs less than a pixel of full ink per column.
+    pub row_run_mass_of_median: f32,
     /// Gaps in a row's ink up to this long still belong to one trace.
     pub max_row_gap_mm: f32,
     /// Shortest vertical stroke that can be a pulse edge or a separator.
@@ -85,6 +91,8 @@ impl Default for LayoutOptions {
             min_row_gap_mm: 8.0,
             min_row_coverage: 0.35,
             min_trace_row_coverage: 0.55,
+            row_run_mass: 0.8,
+            row_run_mass_of_median: 0.5,
             max_row_gap_mm: 4.0,
             min_stroke_mm: 3.0,
             max_separator_mm: 2.0,
@@ -227,6 +235,11 @@ pub fn detect(
     warnings: &mut Vec<String>,
 ) -> Result<Layout, Error> {
     let width = runs.columns.len();
+    // The row stages below read the page's own run-mass floor from the options.
+    let opts = &LayoutOptions {
+        row_run_mass: row_run_mass(runs, opts),
+        ..*opts
+    };
     let centers = find_row_centers(runs, px_per_mm_y, opts);
     if centers.is_empty() {
         return Err(Error::NoTraces);
@@ -961,9 +974,9 @@ fn row_columns(
         }
         let empty = (a..=b)
             .filter(|&x| {
-                !runs.columns[x]
-                    .iter()
-                    .any(|r| r.mass >= 0.8 && r.centroid >= top && r.centroid <= bottom)
+                !runs.columns[x].iter().any(|r| {
+                    r.mass >= opts.row_run_mass && r.centroid >= top && r.centroid <= bottom
+                })
             })
             .count();
         if empty >= 2 && empty < b - a {
@@ -991,6 +1004,18 @@ fn median(v: &mut [f32]) -> f32 {
     }
 }
 
+/// The lightest run that counts as a row's ink on this page (see
+/// [`LayoutOptions::row_run_mass_of_median`]).
+fn row_run_mass(runs: &ColumnRuns, opts: &LayoutOptions) -> f32 {
+    let mut masses: Vec<f32> = runs.columns.iter().flatten().map(|r| r.mass).collect();
+    if masses.is_empty() {
+        return opts.row_run_mass;
+    }
+    let mid = masses.len() / 2;
+    let (_, median, _) = masses.select_nth_unstable_by(mid, f32::total_cmp);
+    opts.row_run_mass.min(opts.row_run_mass_of_median * *median)
+}
+
 /// Rows where most columns hold ink nearby, top to bottom.
 fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -> Vec<f32> {
     let h = runs.height;
@@ -1000,7 +1025,7 @@ fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -
         // Union of the column's runs widened by `reach`, counted once per column.
         let mut cur: Option<(i64, i64)> = None;
         for r in col {
-            if r.mass < 0.8 {
+            if r.mass < opts.row_run_mass {
                 continue;
             }
             let (a, b) = (
@@ -1114,7 +1139,7 @@ fn row_extent(
     for (x, col) in runs.columns.iter().enumerate() {
         let has = col
             .iter()
-            .any(|r| r.mass >= 0.8 && r.centroid >= top && r.centroid <= bottom);
+            .any(|r| r.mass >= opts.row_run_mass && r.centroid >= top && r.centroid <= bottom);
         if !has {
             continue;
         }
@@ -1378,6 +1403,7 @@ fn find_separators(
 mod tests {
     use super::*;
     use crate::labels::LabelRead;
+    use crate::raster::Plane;
 
     fn row(center_y: f32) -> Row {
         Row {
@@ -1441,6 +1467,40 @@ mod tests {
         assert_eq!(bars.len(), 1, "{bars:?}");
         assert_eq!((bars[0].x_from, bars[0].x_to), (60, 62));
         assert_eq!((bars[0].y_top, bars[0].y_bottom), (40.0, 70.0));
+    }
+
+    #[test]
+    fn thin_light_trace_rows_are_found_under_a_heavier_line_of_text() {
+        // Three hairline traces, each column a single pixel at 0.55 of full ink, and above
+        // them a bold line of words. Counting only runs of a full pixel found none of them.
+        let (w, h, px_per_mm) = (400, 300, 3.4);
+        let mut p = Plane::new(w, h, 0.0);
+        for cy in [100.0f32, 180.0, 260.0] {
+            for x in 10..390 {
+                let y = cy + 3.0 * (x as f32 * 0.15).sin();
+                p.set(x, y.round() as usize, 0.55);
+            }
+        }
+        for x in 150..350 {
+            if x % 10 < 6 {
+                for y in 36..=44 {
+                    p.set(x, y, 1.0);
+                }
+            }
+        }
+        let runs = ColumnRuns::build(&p, 0.5, |v| v);
+        let base = LayoutOptions::default();
+        let heavy_only = find_row_centers(&runs, px_per_mm, &base);
+        assert!(heavy_only.iter().all(|&c| c < 60.0), "{heavy_only:?}");
+        let opts = LayoutOptions {
+            row_run_mass: row_run_mass(&runs, &base),
+            ..base
+        };
+        let rows = find_row_centers(&runs, px_per_mm, &opts);
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        for (found, cy) in rows.iter().zip([100.0, 180.0, 260.0]) {
+            assert!((found - cy).abs() <= 4.0, "{rows:?}");
+        }
     }
 
     #[test]

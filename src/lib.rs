@@ -164,10 +164,12 @@ pub fn digitize_image(
     let Ok(mut other) = other else {
         return upright.map(|u| u.digitization);
     };
-    if let Ok(u) = &upright {
-        if !other.evidence.clearly_beats(&u.evidence) {
-            return upright.map(|u| u.digitization);
-        }
+    let believed = match &upright {
+        Ok(u) => other.evidence.clearly_beats(&u.evidence),
+        Err(_) => other.evidence.shows_furniture(),
+    };
+    if !believed {
+        return upright.map(|u| u.digitization);
     }
     let d = &mut other.digitization;
     // Turned pixel (x, y) is the source's (y, h - 1 - x).
@@ -205,6 +207,12 @@ impl Evidence {
         let clear =
             (self.pulses >= 2 && 2 * self.pulses >= self.rows) || self.labels >= other.labels + 3;
         clear && self.score() > other.score()
+    }
+
+    /// A pulse or a label where the layout puts one. Turned a quarter, a photo's grid lines
+    /// can pass for rows: a page that reads only that way must show some furniture too.
+    fn shows_furniture(&self) -> bool {
+        self.pulses + self.labels > 0
     }
 
     /// Pulses weigh more than labels, some of which (I, II, III) read the same upside down.
@@ -561,5 +569,25 @@ fn stage_timer() -> impl FnMut(&str) {
     #[cfg(target_arch = "wasm32")]
     {
         |_: &str| {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Evidence;
+
+    #[test]
+    fn a_reading_needs_pulses_or_labels_to_overrule_another() {
+        let bare = Evidence {
+            pulses: 0,
+            rows: 5,
+            labels: 0,
+        };
+        assert!(!bare.shows_furniture());
+        let pulsed = Evidence { pulses: 3, ..bare };
+        assert!(pulsed.shows_furniture() && pulsed.clearly_beats(&bare));
+        assert!(!bare.clearly_beats(&pulsed));
+        let labelled = Evidence { labels: 2, ..bare };
+        assert!(labelled.shows_furniture() && !labelled.clearly_beats(&bare));
     }
 }
