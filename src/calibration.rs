@@ -86,7 +86,7 @@ pub fn speed_from_pulses(
     let mut widths: Vec<f32> = layout
         .rows
         .iter()
-        .filter_map(|r| r.pulse)
+        .filter_map(|r| r.pulse.or(r.end_pulse))
         .filter(|p| !p.rise_cut)
         .map(|p| (p.x_fall - p.x_rise) / px_per_mm_x)
         .collect();
@@ -124,6 +124,7 @@ pub fn calibrate(
         // merge with the trace: neither height nor foot can be trusted.
         .map(|r| {
             r.pulse
+                .or(r.end_pulse)
                 .as_ref()
                 .filter(|p| !p.rise_cut)
                 .and_then(|p| measure_pulse(runs, p))

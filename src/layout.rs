@@ -165,6 +165,9 @@ pub struct Row {
     pub x_end: f32,
     /// The calibration pulse at the row's start, if any.
     pub pulse: Option<PulseBox>,
+    /// A calibration pulse after the trace, at the row's right end, on a row without one at
+    /// its start. It calibrates; it does not time.
+    pub end_pulse: Option<PulseBox>,
     /// Lead separators found in the row.
     pub separators: Vec<Separator>,
     /// Where this row's lead labels stand, read or not, as `[x_from, x_to, y_top, y_bottom]`
@@ -278,6 +281,21 @@ pub fn detect(
             opts,
         );
         let x_start = pulse.map_or(x_first as f32, |p| p.x_fall);
+        let end_pulse = pulse.is_none().then(|| {
+            find_end_pulse(
+                runs,
+                ink,
+                x_end,
+                cy,
+                px_per_mm_x,
+                px_per_mm_y,
+                px_per_s,
+                opts,
+            )
+        });
+        let end_pulse = end_pulse.flatten();
+        // The trace ends where its pulse rises.
+        let x_end = end_pulse.map_or(x_end, |p| (p.x_rise - px_per_mm_x).max(x_start) as usize);
         let separators = find_separators(
             runs,
             (x_start + px_per_mm_x) as usize,
@@ -296,6 +314,7 @@ pub fn detect(
             x_start,
             x_end: x_end as f32,
             pulse,
+            end_pulse,
             separators,
             label_zones: Vec::new(),
         });
@@ -1198,6 +1217,93 @@ fn stroke_groups(
     groups
 }
 
+/// Where a row's pulse strokes stand: tall runs whose foot lies on the row's baseline.
+struct PulseProbe<'a> {
+    runs: &'a ColumnRuns,
+    centre_y: f32,
+    min_len: u32,
+    /// How far from the row's centre a stroke's foot may lie: the neighbouring rows' pulses
+    /// (tall at high gain) reach into this band, but their feet stand on their own rows.
+    foot_reach: f32,
+    /// How closely two strokes' tops, or a top and the flat ink joining them, must agree.
+    tol: f32,
+}
+
+impl PulseProbe<'_> {
+    /// The column's tall stroke standing on the baseline, if any.
+    fn stroke(&self, x: usize) -> Option<Run> {
+        let off = |r: &Run| (r.bottom as f32 - self.centre_y).abs();
+        self.runs.columns[x]
+            .iter()
+            .filter(|r| r.len() >= self.min_len && off(r) <= self.foot_reach)
+            .min_by(|a, b| off(a).total_cmp(&off(b)))
+            .copied()
+    }
+
+    /// Runs of adjacent columns holding a stroke, over `range`.
+    fn groups(&self, range: std::ops::RangeInclusive<usize>) -> Vec<(usize, usize)> {
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        for x in range {
+            if self.stroke(x).is_some() {
+                match groups.last_mut() {
+                    Some(g) if g.1 + 1 == x => g.1 = x,
+                    _ => groups.push((x, x)),
+                }
+            }
+        }
+        groups
+    }
+
+    /// The column's stroke starts at `top`, as a pulse's second edge starts at its first's.
+    fn starts_at(&self, x: usize, top: u32) -> bool {
+        self.stroke(x)
+            .is_some_and(|r| (r.top as f32 - top as f32).abs() <= self.tol)
+    }
+
+    /// Flat ink at `top` over most of `range`, as along a pulse's top.
+    fn flat_top(&self, range: std::ops::Range<usize>, top: u32) -> bool {
+        let n = range.len();
+        let joined = range
+            .filter(|&x| {
+                self.runs
+                    .in_band(x, top as f32 - self.tol, top as f32 + self.tol)
+                    .next()
+                    .is_some()
+            })
+            .count();
+        n > 0 && joined as f32 >= 0.8 * n as f32
+    }
+}
+
+fn group_centre(g: (usize, usize)) -> f32 {
+    (g.0 + g.1) as f32 / 2.0
+}
+
+/// The pulse's box from its two edges' column groups and strokes, sub-pixel.
+fn pulse_box(
+    ink: &InkView,
+    (rise_cols, rise): ((usize, usize), Run),
+    (fall_cols, fall): ((usize, usize), Run),
+) -> PulseBox {
+    let (y_top, y_bottom) = (
+        rise.top.min(fall.top) as f32,
+        rise.bottom.max(fall.bottom) as f32,
+    );
+    let h = y_bottom - y_top;
+    let (ya, yb) = (y_top + 0.25 * h, y_bottom - 0.25 * h);
+    let edge = |g: (usize, usize)| {
+        ink.stroke_x(g.0.saturating_sub(2), g.1 + 2, ya, yb)
+            .unwrap_or(group_centre(g))
+    };
+    PulseBox {
+        x_rise: edge(rise_cols),
+        x_fall: edge(fall_cols),
+        y_top,
+        y_bottom,
+        rise_cut: rise_cols.0 == 0,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn find_pulse(
     runs: &ColumnRuns,
@@ -1209,48 +1315,18 @@ fn find_pulse(
     px_per_s: f32,
     opts: &LayoutOptions,
 ) -> Option<PulseBox> {
-    let min_len = (opts.min_stroke_mm * px_per_mm_y) as u32;
+    let probe = PulseProbe {
+        runs,
+        centre_y,
+        min_len: (opts.min_stroke_mm * px_per_mm_y) as u32,
+        foot_reach: opts.pulse_foot_reach_mm * px_per_mm_y,
+        tol: px_per_mm_y,
+    };
     let x_to = (x_first + (opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize)
         .min(runs.columns.len() - 1);
-    // Pulse strokes stand on the row's baseline: their foot lies near the row centre, whatever
-    // the neighbouring rows' pulses (tall at high gain) reach into this band.
-    let foot_reach = opts.pulse_foot_reach_mm * px_per_mm_y;
-    let stroke = |x: usize| {
-        runs.columns[x]
-            .iter()
-            .filter(|r| r.len() >= min_len && (r.bottom as f32 - centre_y).abs() <= foot_reach)
-            .min_by(|a, b| {
-                (a.bottom as f32 - centre_y)
-                    .abs()
-                    .total_cmp(&(b.bottom as f32 - centre_y).abs())
-            })
-            .copied()
-    };
-    let mut groups: Vec<(usize, usize)> = Vec::new();
-    for x in x_first.saturating_sub(px_per_mm_x as usize)..=x_to {
-        if stroke(x).is_some() {
-            match groups.last_mut() {
-                Some(g) if g.1 + 1 == x => g.1 = x,
-                _ => groups.push((x, x)),
-            }
-        }
-    }
+    let groups = probe.groups(x_first.saturating_sub(px_per_mm_x as usize)..=x_to);
     let first = *groups.first()?;
-    let centre = |g: (usize, usize)| (g.0 + g.1) as f32 / 2.0;
-    let rise = stroke((first.0 + first.1) / 2)?;
-    let tol = px_per_mm_y;
-    // Flat ink at `top` over `range`, as along a pulse's top.
-    let flat_top = |range: std::ops::Range<usize>, top: u32| {
-        let n = range.len();
-        let joined = range
-            .filter(|&x| {
-                runs.in_band(x, top as f32 - tol, top as f32 + tol)
-                    .next()
-                    .is_some()
-            })
-            .count();
-        n > 0 && joined as f32 >= 0.8 * n as f32
-    };
+    let rise = probe.stroke((first.0 + first.1) / 2)?;
     // A page cropped through its pulse: ink from the left border along the top, then the
     // falling edge. Its height still calibrates; its edges cannot time anything.
     let height_mm = (rise.bottom - rise.top) as f32 / px_per_mm_y;
@@ -1258,7 +1334,7 @@ fn find_pulse(
         && first.0 > 0
         && (first.0 as f32) < opts.pulse_width_s.1 * px_per_s
         && (opts.pulse_height_mm.0..=opts.pulse_height_mm.1).contains(&height_mm)
-        && flat_top(0..first.0, rise.top)
+        && probe.flat_top(0..first.0, rise.top)
     {
         let h = (rise.bottom - rise.top) as f32;
         let (ya, yb) = (rise.top as f32 + 0.25 * h, rise.bottom as f32 - 0.25 * h);
@@ -1266,7 +1342,7 @@ fn find_pulse(
             x_rise: 0.0,
             x_fall: ink
                 .stroke_x(first.0.saturating_sub(2), first.1 + 2, ya, yb)
-                .unwrap_or(centre(first)),
+                .unwrap_or(group_centre(first)),
             y_top: rise.top as f32,
             y_bottom: rise.bottom as f32,
             rise_cut: true,
@@ -1276,37 +1352,78 @@ fn find_pulse(
         return None;
     }
     // The falling edge: the next columns whose tall stroke starts at the rise's top.
-    let starts_at_top =
-        |x: usize| stroke(x).is_some_and(|r| (r.top as f32 - rise.top as f32).abs() <= tol);
     let lo = first.1 + (opts.pulse_width_s.0 * px_per_s) as usize;
     let hi = (first.1 + (opts.pulse_width_s.1 * px_per_s) as usize).min(runs.columns.len() - 1);
-    let fall_start = (lo..=hi).find(|&x| starts_at_top(x))?;
+    let fall_start = (lo..=hi).find(|&x| probe.starts_at(x, rise.top))?;
     let mut fall_end = fall_start;
-    while fall_end < hi && starts_at_top(fall_end + 1) {
+    while fall_end < hi && probe.starts_at(fall_end + 1, rise.top) {
         fall_end += 1;
     }
-    let fall = stroke((fall_start + fall_end) / 2)?;
+    let fall = probe.stroke((fall_start + fall_end) / 2)?;
     // The top must be joined by a horizontal stroke.
-    if !flat_top((first.1 + 1)..fall_start, rise.top) {
+    if !probe.flat_top((first.1 + 1)..fall_start, rise.top) {
         return None;
     }
-    let (y_top, y_bottom) = (
-        rise.top.min(fall.top) as f32,
-        rise.bottom.max(fall.bottom) as f32,
-    );
-    let h = y_bottom - y_top;
-    let (ya, yb) = (y_top + 0.25 * h, y_bottom - 0.25 * h);
-    Some(PulseBox {
-        x_rise: ink
-            .stroke_x(first.0.saturating_sub(2), first.1 + 2, ya, yb)
-            .unwrap_or(centre(first)),
-        x_fall: ink
-            .stroke_x(fall_start.saturating_sub(2), fall_end + 2, ya, yb)
-            .unwrap_or(centre((fall_start, fall_end))),
-        y_top,
-        y_bottom,
-        rise_cut: first.0 == 0,
-    })
+    Some(pulse_box(
+        ink,
+        (first, rise),
+        ((fall_start, fall_end), fall),
+    ))
+}
+
+/// A calibration pulse printed at the row's right end, after the trace (some devices put it
+/// there): the falling edge within 2 mm of the row's last ink, the rising edge a pulse width
+/// before it, joined by a flat top. It gives the gain, the baseline and the paper speed, not
+/// the time origin.
+#[allow(clippy::too_many_arguments)]
+fn find_end_pulse(
+    runs: &ColumnRuns,
+    ink: &InkView,
+    x_end: usize,
+    centre_y: f32,
+    px_per_mm_x: f32,
+    px_per_mm_y: f32,
+    px_per_s: f32,
+    opts: &LayoutOptions,
+) -> Option<PulseBox> {
+    let probe = PulseProbe {
+        runs,
+        centre_y,
+        min_len: (opts.min_stroke_mm * px_per_mm_y) as u32,
+        foot_reach: opts.pulse_foot_reach_mm * px_per_mm_y,
+        tol: px_per_mm_y,
+    };
+    let w = runs.columns.len();
+    let x_from =
+        x_end.saturating_sub((opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize);
+    let last = *probe.groups(x_from..=x_end.min(w - 1)).last()?;
+    // A pulse cut by the right border may have lost its falling edge.
+    if last.1 + 1 >= w || last.1 + ((2.0 * px_per_mm_x) as usize) < x_end {
+        return None;
+    }
+    let fall = probe.stroke((last.0 + last.1) / 2)?;
+    let height_mm = (fall.bottom - fall.top) as f32 / px_per_mm_y;
+    if !(opts.pulse_height_mm.0..=opts.pulse_height_mm.1).contains(&height_mm) {
+        return None;
+    }
+    // The rising edge: the nearest columns before it, a pulse width away, whose tall stroke
+    // starts at the fall's top.
+    let hi = last
+        .0
+        .checked_sub((opts.pulse_width_s.0 * px_per_s) as usize)?;
+    let lo = last
+        .0
+        .saturating_sub((opts.pulse_width_s.1 * px_per_s) as usize);
+    let rise_end = (lo..=hi).rev().find(|&x| probe.starts_at(x, fall.top))?;
+    let mut rise_start = rise_end;
+    while rise_start > lo && probe.starts_at(rise_start - 1, fall.top) {
+        rise_start -= 1;
+    }
+    let rise = probe.stroke((rise_start + rise_end) / 2)?;
+    if !probe.flat_top((rise_end + 1)..last.0, fall.top) {
+        return None;
+    }
+    Some(pulse_box(ink, ((rise_start, rise_end), rise), (last, fall)))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1413,6 +1530,7 @@ mod tests {
             x_start: 100.0,
             x_end: 2100.0,
             pulse: None,
+            end_pulse: None,
             separators: Vec::new(),
             label_zones: Vec::new(),
         }

@@ -172,6 +172,7 @@ mod tests {
             x_start: 0.0,
             x_end: 400.0,
             pulse: None,
+            end_pulse: None,
             separators: vec![],
             label_zones: vec![],
         }

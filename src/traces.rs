@@ -1201,6 +1201,7 @@ mod tests {
             x_start: 0.0,
             x_end: 11.0,
             pulse: None,
+            end_pulse: None,
             separators: vec![],
             label_zones: vec![],
         };

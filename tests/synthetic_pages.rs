@@ -343,3 +343,42 @@ fn header_and_footer_text_lines_are_not_taken_for_trace_rows() {
         "header and footer text: raw {raw:.2} dB, aligned {aligned:.2} dB"
     );
 }
+
+#[test]
+fn pulses_printed_after_the_traces_set_the_gain() {
+    // Some devices print the 1 mV pulse at each row's right end. At 20 mm/mV, an assumed
+    // 10 mm/mV would halve every lead (6 dB aligned at best).
+    let o = RenderOptions {
+        pulse: false,
+        gain_mm_per_mv: 20.0,
+        seed: 15,
+        ..Default::default()
+    };
+    let (raw, aligned) = score_edited(o, &Options::default(), |page| {
+        let g = &page.geometry;
+        let mut image = page.image.clone();
+        let line = (0.25 * g.px_per_mm).round().max(1.0) as u32;
+        let mut fill = |x0: f32, y0: f32, x1: f32, y1: f32| {
+            for y in y0.round() as u32..=y1.round() as u32 {
+                for x in x0.round() as u32..=x1.round() as u32 {
+                    image.put_pixel(x, y, image::Rgb([20, 20, 20]));
+                }
+            }
+        };
+        let end_s = page.truth.leads[0].len() as f32 / 500.0;
+        for row in 0..g.baseline_y_px.len() {
+            let (x_rise, x_fall) = (g.x_of(end_s + 0.04), g.x_of(end_s + 0.24));
+            let (base, top) = (g.y_of(row, 0.0), g.y_of(row, 1.0));
+            let l = line as f32;
+            fill(x_rise, top, x_rise + l, base);
+            fill(x_rise, top, x_fall + l, top + l);
+            fill(x_fall, top, x_fall + l, base);
+        }
+        image
+    });
+    eprintln!("pulses after the traces: raw {raw:.2} dB, aligned {aligned:.2} dB");
+    assert!(
+        raw >= 20.0 && aligned >= 20.0,
+        "pulses after the traces: raw {raw:.2} dB, aligned {aligned:.2} dB"
+    );
+}
