@@ -281,7 +281,7 @@ pub fn detect(
             opts,
         );
         let x_start = pulse.map_or(x_first as f32, |p| p.x_fall);
-        let end_pulse = pulse.is_none().then(|| {
+        let end_pulse = if pulse.is_none() {
             find_end_pulse(
                 runs,
                 ink,
@@ -292,8 +292,9 @@ pub fn detect(
                 px_per_s,
                 opts,
             )
-        });
-        let end_pulse = end_pulse.flatten();
+        } else {
+            None
+        };
         // The trace ends where its pulse rises.
         let x_end = end_pulse.map_or(x_end, |p| (p.x_rise - px_per_mm_x).max(x_start) as usize);
         let separators = find_separators(
