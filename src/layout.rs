@@ -270,11 +270,11 @@ pub fn detect(
         else {
             continue;
         };
+        let probe = PulseProbe::new(runs, cy, px_per_mm_y, opts);
         let pulse = find_pulse(
-            runs,
+            &probe,
             ink,
             x_first,
-            cy,
             px_per_mm_x,
             px_per_mm_y,
             px_per_s,
@@ -282,16 +282,7 @@ pub fn detect(
         );
         let x_start = pulse.map_or(x_first as f32, |p| p.x_fall);
         let end_pulse = if pulse.is_none() {
-            find_end_pulse(
-                runs,
-                ink,
-                x_end,
-                cy,
-                px_per_mm_x,
-                px_per_mm_y,
-                px_per_s,
-                opts,
-            )
+            find_end_pulse(&probe, ink, x_end, px_per_mm_x, px_per_mm_y, px_per_s, opts)
         } else {
             None
         };
@@ -1230,7 +1221,18 @@ struct PulseProbe<'a> {
     tol: f32,
 }
 
-impl PulseProbe<'_> {
+impl<'a> PulseProbe<'a> {
+    /// The probe of the row whose baseline lies near `centre_y`.
+    fn new(runs: &'a ColumnRuns, centre_y: f32, px_per_mm_y: f32, opts: &LayoutOptions) -> Self {
+        PulseProbe {
+            runs,
+            centre_y,
+            min_len: (opts.min_stroke_mm * px_per_mm_y) as u32,
+            foot_reach: opts.pulse_foot_reach_mm * px_per_mm_y,
+            tol: px_per_mm_y,
+        }
+    }
+
     /// The column's tall stroke standing on the baseline, if any.
     fn stroke(&self, x: usize) -> Option<Run> {
         let off = |r: &Run| (r.bottom as f32 - self.centre_y).abs();
@@ -1276,8 +1278,10 @@ impl PulseProbe<'_> {
     }
 }
 
-fn group_centre(g: (usize, usize)) -> f32 {
-    (g.0 + g.1) as f32 / 2.0
+/// Sub-pixel centre of a pulse edge over columns `g`, measured between rows `ya` and `yb`.
+fn edge_x(ink: &InkView, g: (usize, usize), ya: f32, yb: f32) -> f32 {
+    ink.stroke_x(g.0.saturating_sub(2), g.1 + 2, ya, yb)
+        .unwrap_or((g.0 + g.1) as f32 / 2.0)
 }
 
 /// The pulse's box from its two edges' column groups and strokes, sub-pixel.
@@ -1292,39 +1296,26 @@ fn pulse_box(
     );
     let h = y_bottom - y_top;
     let (ya, yb) = (y_top + 0.25 * h, y_bottom - 0.25 * h);
-    let edge = |g: (usize, usize)| {
-        ink.stroke_x(g.0.saturating_sub(2), g.1 + 2, ya, yb)
-            .unwrap_or(group_centre(g))
-    };
     PulseBox {
-        x_rise: edge(rise_cols),
-        x_fall: edge(fall_cols),
+        x_rise: edge_x(ink, rise_cols, ya, yb),
+        x_fall: edge_x(ink, fall_cols, ya, yb),
         y_top,
         y_bottom,
         rise_cut: rise_cols.0 == 0,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn find_pulse(
-    runs: &ColumnRuns,
+    probe: &PulseProbe,
     ink: &InkView,
     x_first: usize,
-    centre_y: f32,
     px_per_mm_x: f32,
     px_per_mm_y: f32,
     px_per_s: f32,
     opts: &LayoutOptions,
 ) -> Option<PulseBox> {
-    let probe = PulseProbe {
-        runs,
-        centre_y,
-        min_len: (opts.min_stroke_mm * px_per_mm_y) as u32,
-        foot_reach: opts.pulse_foot_reach_mm * px_per_mm_y,
-        tol: px_per_mm_y,
-    };
     let x_to = (x_first + (opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize)
-        .min(runs.columns.len() - 1);
+        .min(probe.runs.columns.len() - 1);
     let groups = probe.groups(x_first.saturating_sub(px_per_mm_x as usize)..=x_to);
     let first = *groups.first()?;
     let rise = probe.stroke((first.0 + first.1) / 2)?;
@@ -1341,9 +1332,7 @@ fn find_pulse(
         let (ya, yb) = (rise.top as f32 + 0.25 * h, rise.bottom as f32 - 0.25 * h);
         return Some(PulseBox {
             x_rise: 0.0,
-            x_fall: ink
-                .stroke_x(first.0.saturating_sub(2), first.1 + 2, ya, yb)
-                .unwrap_or(group_centre(first)),
+            x_fall: edge_x(ink, first, ya, yb),
             y_top: rise.top as f32,
             y_bottom: rise.bottom as f32,
             rise_cut: true,
@@ -1354,7 +1343,8 @@ fn find_pulse(
     }
     // The falling edge: the next columns whose tall stroke starts at the rise's top.
     let lo = first.1 + (opts.pulse_width_s.0 * px_per_s) as usize;
-    let hi = (first.1 + (opts.pulse_width_s.1 * px_per_s) as usize).min(runs.columns.len() - 1);
+    let hi =
+        (first.1 + (opts.pulse_width_s.1 * px_per_s) as usize).min(probe.runs.columns.len() - 1);
     let fall_start = (lo..=hi).find(|&x| probe.starts_at(x, rise.top))?;
     let mut fall_end = fall_start;
     while fall_end < hi && probe.starts_at(fall_end + 1, rise.top) {
@@ -1376,25 +1366,16 @@ fn find_pulse(
 /// there): the falling edge within 2 mm of the row's last ink, the rising edge a pulse width
 /// before it, joined by a flat top. It gives the gain, the baseline and the paper speed, not
 /// the time origin.
-#[allow(clippy::too_many_arguments)]
 fn find_end_pulse(
-    runs: &ColumnRuns,
+    probe: &PulseProbe,
     ink: &InkView,
     x_end: usize,
-    centre_y: f32,
     px_per_mm_x: f32,
     px_per_mm_y: f32,
     px_per_s: f32,
     opts: &LayoutOptions,
 ) -> Option<PulseBox> {
-    let probe = PulseProbe {
-        runs,
-        centre_y,
-        min_len: (opts.min_stroke_mm * px_per_mm_y) as u32,
-        foot_reach: opts.pulse_foot_reach_mm * px_per_mm_y,
-        tol: px_per_mm_y,
-    };
-    let w = runs.columns.len();
+    let w = probe.runs.columns.len();
     let x_from =
         x_end.saturating_sub((opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize);
     let last = *probe.groups(x_from..=x_end.min(w - 1)).last()?;
