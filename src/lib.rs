@@ -68,6 +68,8 @@ pub struct StageOptions {
     pub einthoven: einthoven::EinthovenOptions,
     /// Rhythm strip naming.
     pub rhythm: rhythm::RhythmOptions,
+    /// Conversion of traces to millivolts.
+    pub signal: signal::SignalOptions,
     /// Pages with more of their pixels read as trace ink than this share are refused.
     pub max_ink_share: f64,
     /// Paper speed assumed when neither the user nor a pulse gives it, in mm/s.
@@ -97,6 +99,7 @@ impl Default for StageOptions {
             traces: Default::default(),
             einthoven: Default::default(),
             rhythm: Default::default(),
+            signal: Default::default(),
             max_ink_share: 0.12,
             default_speed_mm_per_s: 25.0,
             thin_stroke_px_per_mm: 6.0,
@@ -312,7 +315,14 @@ fn digitize_upright(
         }
     }
     let namings = rhythm::identify(&mut layout, &traces, &stages.rhythm);
-    let signals = signal::convert(&traces, &layout, &cal, grid.px_per_mm_y, options.fs_hz);
+    let signals = signal::convert(
+        &traces,
+        &layout,
+        &cal,
+        grid.px_per_mm_y,
+        options.fs_hz,
+        &stages.signal,
+    );
 
     if cal.gain_source == Source::Assumed {
         warnings.push(format!(

@@ -2,6 +2,7 @@
 //!
 //! Time comes from the column (x0 and px per second), amplitude from the row's baseline
 //! and the gain; both scales are the grid's measured px/mm, never the page's width.
+//! Each panel's samples are band-limited to what one value per image column can carry.
 //! A lead printed twice (a short panel and a rhythm strip) is averaged where both exist.
 
 use crate::calibration::{Baseline, Calibration, Source};
@@ -36,6 +37,27 @@ impl LeadSignal {
     }
 }
 
+/// Tuning of the conversion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignalOptions {
+    /// Low-pass cut-off in cycles per image column. The trace holds one value per column,
+    /// so what it shows above half a cycle per column is the step between columns and the
+    /// jitter of sub-pixel points, not the heart. 0 turns the filter off.
+    pub band_limit_cycles_per_px: f32,
+    /// Half the low-pass filter's length, in image columns; the longer, the sharper its
+    /// cut-off. Its transition band is about `1 / this` cycles per column wide.
+    pub band_limit_half_span_px: f32,
+}
+
+impl Default for SignalOptions {
+    fn default() -> Self {
+        SignalOptions {
+            band_limit_cycles_per_px: 0.5,
+            band_limit_half_span_px: 3.0,
+        }
+    }
+}
+
 /// All leads on the page timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Signals {
@@ -56,6 +78,7 @@ pub fn convert(
     calibration: &Calibration,
     px_per_mm_y: f32,
     fs_hz: f32,
+    opts: &SignalOptions,
 ) -> Signals {
     let end_s = layout.panels.iter().map(|p| p.t_to_s).fold(0f32, f32::max);
     let n_samples = (end_s * fs_hz).round() as usize;
@@ -95,6 +118,12 @@ pub fn convert(
             };
             values.push(v);
         }
+        let px_per_sample = (hi - lo) / ((panel.t_to_s - panel.t_from_s) * fs_hz);
+        band_limit(
+            &mut values,
+            opts.band_limit_cycles_per_px * px_per_sample,
+            (opts.band_limit_half_span_px / px_per_sample).ceil() as usize,
+        );
         let total = values.len().max(1);
         pieces[panel.lead.index()].push(Piece {
             first,
@@ -121,6 +150,67 @@ struct Piece {
     values: Vec<Option<f32>>,
     confidence: f32,
     source: Source,
+}
+
+/// Low-passes each run of known samples at `cut` cycles per sample with a Hann-windowed
+/// sinc of `half` taps either side; a run is turned about its end points, so its edges keep
+/// their level and slope. Runs too short to hold the filter are left as they are.
+fn band_limit(values: &mut [Option<f32>], cut: f32, half: usize) {
+    if !(cut > 0.0 && cut < 0.5) || half == 0 {
+        return;
+    }
+    let pi = std::f32::consts::PI;
+    let mut taps: Vec<f32> = (-(half as isize)..=half as isize)
+        .map(|n| {
+            let n = n as f32;
+            let window = 0.5 + 0.5 * (pi * n / (half as f32 + 1.0)).cos();
+            let sinc = if n == 0.0 {
+                2.0 * cut
+            } else {
+                (2.0 * pi * cut * n).sin() / (pi * n)
+            };
+            sinc * window
+        })
+        .collect();
+    let sum: f32 = taps.iter().sum();
+    taps.iter_mut().for_each(|t| *t /= sum);
+
+    let mut i = 0;
+    while i < values.len() {
+        if values[i].is_none() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < values.len() && values[i].is_some() {
+            i += 1;
+        }
+        let run: Vec<f32> = values[start..i].iter().flatten().copied().collect();
+        let len = run.len();
+        if len <= 2 * half + 1 {
+            continue;
+        }
+        // Beyond an end, the run turned about its end point: level and slope carry on.
+        let mirrored = |j: isize| -> f32 {
+            let last = len as isize - 1;
+            if j < 0 {
+                2.0 * run[0] - run[(-j) as usize]
+            } else if j > last {
+                2.0 * run[last as usize] - run[(2 * last - j) as usize]
+            } else {
+                run[j as usize]
+            }
+        };
+        for (k, v) in values[start..i].iter_mut().enumerate() {
+            let at = k as isize - half as isize;
+            let y: f32 = taps
+                .iter()
+                .enumerate()
+                .map(|(t, w)| w * mirrored(at + t as isize))
+                .sum();
+            *v = Some(y);
+        }
+    }
 }
 
 /// Median of the trace: the baseline guess when neither pulse nor separators show it.
@@ -216,6 +306,55 @@ mod tests {
         // The rhythm strip is shifted by -0.5 mV, so the overlap and the rest agree.
         assert!((s.at(10).unwrap() - 1.0).abs() < 1e-6);
         assert!((s.at(150).unwrap() - 1.0).abs() < 1e-6);
+    }
+
+    /// A band-limited copy of `f` sampled at 2.5 samples per column (200 DPI, 25 mm/s).
+    fn filtered(f: impl Fn(f32) -> f32, n: usize) -> Vec<Option<f32>> {
+        let px_per_sample = 0.4;
+        let o = SignalOptions::default();
+        let mut v: Vec<Option<f32>> = (0..n).map(|i| Some(f(i as f32 * px_per_sample))).collect();
+        let half = (o.band_limit_half_span_px / px_per_sample).ceil() as usize;
+        band_limit(&mut v, o.band_limit_cycles_per_px * px_per_sample, half);
+        v
+    }
+
+    #[test]
+    fn the_band_limit_keeps_slow_waves_and_removes_what_columns_cannot_hold() {
+        let tau = std::f32::consts::TAU;
+        // 0.1 cycles per column (20 Hz at 200 DPI) passes within 1%, even at the run's ends.
+        let slow = |x: f32| (tau * 0.1 * x).sin();
+        for (i, v) in filtered(slow, 400).iter().enumerate() {
+            assert!(
+                (v.unwrap() - slow(i as f32 * 0.4)).abs() < 0.01,
+                "sample {i}"
+            );
+        }
+        // 0.8 cycles per column is jitter between columns: it keeps under a tenth.
+        let fast = filtered(|x| (tau * 0.8 * x).sin(), 400);
+        let peak = fast[20..380]
+            .iter()
+            .map(|v| v.unwrap().abs())
+            .fold(0.0, f32::max);
+        assert!(peak < 0.1, "{peak}");
+    }
+
+    #[test]
+    fn the_band_limit_leaves_gaps_and_short_runs_alone() {
+        let mut v: Vec<Option<f32>> = (0..100).map(|i| Some((i % 2) as f32)).collect();
+        v[50] = None;
+        for x in &mut v[60..] {
+            *x = None;
+        }
+        v[95] = Some(3.0);
+        band_limit(&mut v, 0.2, 8);
+        assert!(v[10..40]
+            .iter()
+            .all(|x| x.is_some_and(|y| (0.3..0.7).contains(&y))));
+        assert_eq!(v[50], None);
+        // Samples 51..60 are too few to hold 17 taps; 95 stands alone.
+        assert_eq!(v[51], Some(1.0));
+        assert_eq!(v[95], Some(3.0));
+        assert_eq!(v[96], None);
     }
 
     #[test]
