@@ -5,21 +5,13 @@ use ecg_digitizer::eval::{score_page, Table};
 use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions, Rendered};
 use ecg_digitizer::{digitize_image, Options, StageOptions};
 
-/// Digitizes a rendered page and returns (mean raw SNR dB, aligned dB).
-fn score(opts: RenderOptions, options: &Options) -> (f64, f64) {
-    score_edited(opts, options, |page| page.image.clone())
-}
-
-/// Like [`score`], on the image `edit` makes of the page (a crop, say). The truth keeps every
-/// sample, so whatever the edit cuts away counts as missed.
-fn score_edited(
-    opts: RenderOptions,
-    options: &Options,
-    edit: impl Fn(&Rendered) -> image::RgbImage,
-) -> (f64, f64) {
+/// Digitizes the image `edit` makes of a rendered page (the page itself, or a crop, say) and
+/// returns (mean raw SNR dB, aligned dB). The truth keeps every sample, so whatever the edit
+/// cuts away counts as missed.
+fn score_edited(opts: RenderOptions, edit: impl Fn(&Rendered) -> image::RgbImage) -> (f64, f64) {
     let ecg = synthetic_ecg(7 + opts.seed, 72.0, 10.0, 500.0);
     let page = render(&ecg, &opts);
-    let d = digitize_image(&edit(&page), options, &StageOptions::default())
+    let d = digitize_image(&edit(&page), &Options::default(), &StageOptions::default())
         .unwrap_or_else(|e| panic!("digitize failed: {e}"));
     let pred = Table {
         leads: ecg_digitizer::Lead::ALL
@@ -37,7 +29,18 @@ fn score_edited(
 }
 
 fn check(name: &str, opts: RenderOptions, min_raw: f64, min_aligned: f64) {
-    let (raw, aligned) = score(opts, &Options::default());
+    check_edited(name, opts, |page| page.image.clone(), min_raw, min_aligned);
+}
+
+/// Like [`check`], on the image `edit` makes of the page (see [`score_edited`]).
+fn check_edited(
+    name: &str,
+    opts: RenderOptions,
+    edit: impl Fn(&Rendered) -> image::RgbImage,
+    min_raw: f64,
+    min_aligned: f64,
+) {
+    let (raw, aligned) = score_edited(opts, edit);
     eprintln!("{name}: raw {raw:.2} dB, aligned {aligned:.2} dB");
     assert!(
         raw >= min_raw && aligned >= min_aligned,
@@ -248,12 +251,7 @@ fn page_scanned_sideways_is_turned_a_quarter_turn() {
         ),
         ("a quarter turn anticlockwise", image::imageops::rotate270),
     ] {
-        let (raw, aligned) = score_edited(o.clone(), &Options::default(), |p| turn(&p.image));
-        eprintln!("{name}: raw {raw:.2} dB, aligned {aligned:.2} dB");
-        assert!(
-            raw >= 30.0 && aligned >= 25.0,
-            "{name}: {raw:.2} / {aligned:.2} dB"
-        );
+        check_edited(name, o.clone(), |p| turn(&p.image), 30.0, 25.0);
     }
 }
 
@@ -271,16 +269,12 @@ fn page_cropped_through_its_pulses_keeps_its_time_origin() {
             seed: 12,
             ..Default::default()
         };
-        let (raw, aligned) = score_edited(o, &Options::default(), |page| {
+        let crop = |page: &Rendered| {
             let g = &page.geometry;
             let x = (g.x0_px + cut_s * g.px_per_s).round() as u32;
             image::imageops::crop_imm(&page.image, x, 0, g.width_px - x, g.height_px).to_image()
-        });
-        eprintln!("cropped {name}: raw {raw:.2} dB, aligned {aligned:.2} dB");
-        assert!(
-            raw >= min_raw && aligned >= min_aligned,
-            "cropped {name}: raw {raw:.2} dB (min {min_raw}), aligned {aligned:.2} dB (min {min_aligned})"
-        );
+        };
+        check_edited(&format!("cropped {name}"), o, crop, min_raw, min_aligned);
     }
 }
 
@@ -325,7 +319,7 @@ fn header_and_footer_text_lines_are_not_taken_for_trace_rows() {
         seed: 13,
         ..Default::default()
     };
-    let (raw, aligned) = score_edited(o, &Options::default(), |page| {
+    let add_text = |page: &Rendered| {
         let g = &page.geometry;
         let (first, last) = (
             g.baseline_y_px[0],
@@ -336,12 +330,8 @@ fn header_and_footer_text_lines_are_not_taken_for_trace_rows() {
         draw_text_line(&mut image, g.px_per_mm, first - 0.6 * pitch, (0.25, 0.95));
         draw_text_line(&mut image, g.px_per_mm, last + 0.6 * pitch, (0.05, 0.75));
         image
-    });
-    eprintln!("header and footer text: raw {raw:.2} dB, aligned {aligned:.2} dB");
-    assert!(
-        raw >= 20.0 && aligned >= 20.0,
-        "header and footer text: raw {raw:.2} dB, aligned {aligned:.2} dB"
-    );
+    };
+    check_edited("header and footer text", o, add_text, 20.0, 20.0);
 }
 
 #[test]
@@ -354,7 +344,7 @@ fn pulses_printed_after_the_traces_set_the_gain() {
         seed: 15,
         ..Default::default()
     };
-    let (raw, aligned) = score_edited(o, &Options::default(), |page| {
+    let add_pulses = |page: &Rendered| {
         let g = &page.geometry;
         let mut image = page.image.clone();
         let line = (0.25 * g.px_per_mm).round().max(1.0) as u32;
@@ -375,10 +365,6 @@ fn pulses_printed_after_the_traces_set_the_gain() {
             fill(x_fall, top, x_fall + l, base);
         }
         image
-    });
-    eprintln!("pulses after the traces: raw {raw:.2} dB, aligned {aligned:.2} dB");
-    assert!(
-        raw >= 20.0 && aligned >= 20.0,
-        "pulses after the traces: raw {raw:.2} dB, aligned {aligned:.2} dB"
-    );
+    };
+    check_edited("pulses after the traces", o, add_pulses, 20.0, 20.0);
 }
