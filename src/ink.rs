@@ -196,7 +196,8 @@ pub fn stroke_plane(unsmoothed: &Plane, opts: &InkOptions) -> Plane {
     let sigma = opts.stroke_sigma_px;
     let r = (2.5 * sigma).ceil() as isize;
     let kernel: Vec<f32> = (-r..=r)
-        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        // libm, not std: the same bits natively and in wasm.
+        .map(|i| libm::expf(-(i * i) as f32 / (2.0 * sigma * sigma)))
         .collect();
     let sum: f32 = kernel.iter().sum();
     let kernel: Vec<f32> = kernel.into_iter().map(|k| k / sum).collect();

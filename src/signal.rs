@@ -163,11 +163,12 @@ fn band_limit(values: &mut [Option<f32>], cut: f32, half: usize) {
     let mut taps: Vec<f32> = (-(half as isize)..=half as isize)
         .map(|n| {
             let n = n as f32;
-            let window = 0.5 + 0.5 * (pi * n / (half as f32 + 1.0)).cos();
+            // libm, not std: the same bits natively and in wasm, so both give one output.
+            let window = 0.5 + 0.5 * libm::cosf(pi * n / (half as f32 + 1.0));
             let sinc = if n == 0.0 {
                 2.0 * cut
             } else {
-                (2.0 * pi * cut * n).sin() / (pi * n)
+                libm::sinf(2.0 * pi * cut * n) / (pi * n)
             };
             sinc * window
         })
