@@ -119,11 +119,7 @@ pub fn convert(
             values.push(v);
         }
         let px_per_sample = (hi - lo) / ((panel.t_to_s - panel.t_from_s) * fs_hz);
-        band_limit(
-            &mut values,
-            opts.band_limit_cycles_per_px * px_per_sample,
-            (opts.band_limit_half_span_px / px_per_sample).ceil() as usize,
-        );
+        band_limit(&mut values, px_per_sample, opts);
         let total = values.len().max(1);
         pieces[panel.lead.index()].push(Piece {
             first,
@@ -152,10 +148,12 @@ struct Piece {
     source: Source,
 }
 
-/// Low-passes each run of known samples at `cut` cycles per sample with a Hann-windowed
-/// sinc of `half` taps either side; a run is turned about its end points, so its edges keep
+/// Low-passes each run of known samples, `px_per_sample` image columns apart, as `opts`
+/// says, with a Hann-windowed sinc; a run is turned about its end points, so its edges keep
 /// their level and slope. Runs too short to hold the filter are left as they are.
-fn band_limit(values: &mut [Option<f32>], cut: f32, half: usize) {
+fn band_limit(values: &mut [Option<f32>], px_per_sample: f32, opts: &SignalOptions) {
+    let cut = opts.band_limit_cycles_per_px * px_per_sample;
+    let half = (opts.band_limit_half_span_px / px_per_sample).ceil() as usize;
     if !(cut > 0.0 && cut < 0.5) || half == 0 {
         return;
     }
@@ -312,10 +310,8 @@ mod tests {
     /// A band-limited copy of `f` sampled at 2.5 samples per column (200 DPI, 25 mm/s).
     fn filtered(f: impl Fn(f32) -> f32, n: usize) -> Vec<Option<f32>> {
         let px_per_sample = 0.4;
-        let o = SignalOptions::default();
         let mut v: Vec<Option<f32>> = (0..n).map(|i| Some(f(i as f32 * px_per_sample))).collect();
-        let half = (o.band_limit_half_span_px / px_per_sample).ceil() as usize;
-        band_limit(&mut v, o.band_limit_cycles_per_px * px_per_sample, half);
+        band_limit(&mut v, px_per_sample, &SignalOptions::default());
         v
     }
 
@@ -347,7 +343,12 @@ mod tests {
             *x = None;
         }
         v[95] = Some(3.0);
-        band_limit(&mut v, 0.2, 8);
+        // One sample per column: 0.2 cycles per sample, 8 taps either side.
+        let opts = SignalOptions {
+            band_limit_cycles_per_px: 0.2,
+            band_limit_half_span_px: 8.0,
+        };
+        band_limit(&mut v, 1.0, &opts);
         assert!(v[10..40]
             .iter()
             .all(|x| x.is_some_and(|y| (0.3..0.7).contains(&y))));
