@@ -128,11 +128,19 @@ pub fn apply(image: &RgbImage, transform: &PageTransform) -> RgbImage {
         );
         let (dx, dy) = ((step_x as f64 * ONE) as i64, (step_y as f64 * ONE) as i64);
         let (max_ix, max_iy) = (w as i64 - 2, h as i64 - 2);
+        // Positions whose 2×2 neighbourhood lies inside need no clamping.
+        let (inner_x, inner_y) = ((max_ix as u64 + 1) << 16, (max_iy as u64 + 1) << 16);
         for o in row[first * 3..=last as usize * 3 + 2].chunks_exact_mut(3) {
-            // Guard the rounding at the range ends.
-            let (ix, iy) = ((fx >> 16).clamp(0, max_ix), (fy >> 16).clamp(0, max_iy));
-            let tx = ((fx - (ix << 16)) >> 8).clamp(0, 256) as u32;
-            let ty = ((fy - (iy << 16)) >> 8).clamp(0, 256) as u32;
+            let (ix, iy, tx, ty) = if (fx as u64) < inner_x && (fy as u64) < inner_y {
+                let (tx, ty) = (((fx >> 8) & 0xff) as u32, ((fy >> 8) & 0xff) as u32);
+                (fx >> 16, fy >> 16, tx, ty)
+            } else {
+                // Guard the rounding at the range ends.
+                let (ix, iy) = ((fx >> 16).clamp(0, max_ix), (fy >> 16).clamp(0, max_iy));
+                let tx = ((fx - (ix << 16)) >> 8).clamp(0, 256) as u32;
+                let ty = ((fy - (iy << 16)) >> 8).clamp(0, 256) as u32;
+                (ix, iy, tx, ty)
+            };
             let a = (iy as usize * w + ix as usize) * 3;
             let b = a + w * 3;
             let (p, q) = (&src[a..a + 6], &src[b..b + 6]);
@@ -166,7 +174,7 @@ pub fn darkness(image: &RgbImage) -> Plane {
 /// texture of a dense grid. Each proposal is refined at full resolution.
 pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
     let small = downsample(mark, opts.coarse_factor.max(1));
-    let coarse_points = profile_points(&small, opts.coarse_points);
+    let coarse_points = subsample(&dark_points(&small), opts.coarse_points);
     if coarse_points.is_empty() {
         return 0.0;
     }
@@ -195,7 +203,8 @@ pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
             break;
         }
     }
-    let some = profile_points(mark, opts.fine_points / 4);
+    let dark = dark_points(mark);
+    let some = subsample(&dark, opts.fine_points / 4);
     let mut best = (0.0f32, f64::MIN);
     for c in candidates {
         let a = refine(
@@ -210,7 +219,7 @@ pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
             best = (a, score);
         }
     }
-    let points = profile_points(mark, opts.fine_points);
+    let points = subsample(&dark, opts.fine_points);
     refine(&points, mark, best.0, 0.06, 0.01)
 }
 
@@ -230,23 +239,23 @@ fn downsample(p: &Plane, f: usize) -> Plane {
     out
 }
 
-/// Dark points with their weights, subsampled to at most `max_points`.
-fn profile_points(mark: &Plane, max_points: usize) -> Vec<(f32, f32, f32)> {
-    let count = mark.data.iter().filter(|&&v| v > 0.2).count();
-    let stride = (count / max_points.max(1)).max(1);
-    let mut out = Vec::with_capacity(count / stride + 1);
-    let mut k = 0usize;
+/// Dark points (pixel column, row) with their weights, in raster order.
+fn dark_points(mark: &Plane) -> Vec<(f32, f32, f32)> {
+    let mut out = Vec::new();
     for y in 0..mark.height {
         for (x, &v) in mark.row(y).iter().enumerate() {
             if v > 0.2 {
-                if k.is_multiple_of(stride) {
-                    out.push((x as f32, y as f32, v));
-                }
-                k += 1;
+                out.push((x as f32, y as f32, v));
             }
         }
     }
     out
+}
+
+/// Every so many of `points`, to keep at most about `max_points`.
+fn subsample(points: &[(f32, f32, f32)], max_points: usize) -> Vec<(f32, f32, f32)> {
+    let stride = (points.len() / max_points.max(1)).max(1);
+    points.iter().step_by(stride).copied().collect()
 }
 
 /// Sharpness of both projection profiles when the page is rotated by `angle_deg`.
@@ -259,11 +268,14 @@ fn sharpness(points: &[(f32, f32, f32)], mark: &Plane, angle_deg: f32) -> f64 {
     let n = (2.0 * diag) as usize + 4;
     let mut rows = vec![0f32; n];
     let mut cols = vec![0f32; n];
+    // Bins through i32, not usize: x86 has no direct float-to-unsigned conversion, and this
+    // loop is most of the stage. The clamp keeps the saturating cast's meaning.
+    let last = (n - 1) as i32;
     for &(x, y, w) in points {
         let v = y * c + x * s + diag;
         let u = x * c - y * s + diag;
-        rows[(v as usize).min(n - 1)] += w;
-        cols[(u as usize).min(n - 1)] += w;
+        rows[(v as i32).clamp(0, last) as usize] += w;
+        cols[(u as i32).clamp(0, last) as usize] += w;
     }
     let sq = |p: &[f32]| p.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
     sq(&rows) + sq(&cols)

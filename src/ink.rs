@@ -103,6 +103,15 @@ fn separate_noise(image: &RgbImage, opts: &InkOptions, white_noise: Option<bool>
         (i0, (i0 + 1).min(blocks - 1), f - i0 as f32)
     };
     let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| axis(x, paper.bw)).collect();
+    // Runs of columns between the same two block centres: their weights and the page test
+    // are fixed along a run, which leaves a loop without branches per pixel.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (x, &(x0, _, _)) in xs.iter().enumerate() {
+        match spans.last_mut() {
+            Some(span) if xs[span.0].0 == x0 => span.1 = x + 1,
+            _ => spans.push((x, x + 1)),
+        }
+    }
     let mut row_inv = vec![[0f32; 3]; paper.bw];
     for y in 0..h {
         let (y0, y1, ty) = axis(y, paper.bh);
@@ -115,21 +124,23 @@ fn separate_noise(image: &RgbImage, opts: &InkOptions, white_noise: Option<bool>
             &mut ink.data[y * w..(y + 1) * w],
             &mut mark.data[y * w..(y + 1) * w],
         );
-        for (x, &(x0, x1, tx)) in xs.iter().enumerate() {
+        for &(start, end) in &spans {
+            let (x0, x1, _) = xs[start];
             let (a, b) = (row_inv[x0], row_inv[x1]);
             if a[0] == 0.0 || b[0] == 0.0 {
                 continue; // no page here (rotation fill, background)
             }
-            let mut hi = 0f32;
-            let mut lo = 1f32;
-            for c in 0..3 {
-                let k = a[c] + (b[c] - a[c]) * tx;
-                let n = (pixels[x * 3 + c] as f32 * k).min(1.0);
-                hi = hi.max(n);
-                lo = lo.min(n);
+            let d = [0, 1, 2].map(|c| b[c] - a[c]);
+            let columns = ink_row[start..end]
+                .iter_mut()
+                .zip(&mut mark_row[start..end])
+                .zip(pixels[start * 3..end * 3].chunks_exact(3))
+                .zip(&xs[start..end]);
+            for (((ink_px, mark_px), p), &(_, _, tx)) in columns {
+                let n = [0, 1, 2].map(|c| (p[c] as f32 * (a[c] + d[c] * tx)).min(1.0));
+                *ink_px = 1.0 - n[0].max(n[1]).max(n[2]);
+                *mark_px = 1.0 - n[0].min(n[1]).min(n[2]);
             }
-            ink_row[x] = 1.0 - hi;
-            mark_row[x] = 1.0 - lo;
         }
     }
     let spread = difference_spread(&ink, 1);
@@ -297,7 +308,10 @@ fn paper_levels(image: &RgbImage, opts: &InkOptions) -> PaperLevels {
     let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
     let raw = image.as_raw();
     let mut levels = vec![[1f32; 3]; bw * bh];
-    let mut hist = vec![[0u32; 256]; 3];
+    // Two histograms per channel, for even and odd columns: neighbouring pixels of blank
+    // paper share a value, and counting both into one bin would make each count wait for
+    // the last.
+    let mut hist = vec![[0u32; 256]; 6];
     for by in 0..bh {
         for bx in 0..bw {
             for hc in hist.iter_mut() {
@@ -309,21 +323,21 @@ fn paper_levels(image: &RgbImage, opts: &InkOptions) -> PaperLevels {
                 for x in x0..x1 {
                     let i = (y * w + x) * 3;
                     for c in 0..3 {
-                        hist[c][raw[i + c] as usize] += 1;
+                        hist[2 * c + (x & 1)][raw[i + c] as usize] += 1;
                     }
                 }
             }
-            let n = ((x1 - x0) * (y1 - y0)) as f32;
-            let target = (n * opts.paper_percentile) as u32;
+            let count = ((x1 - x0) * (y1 - y0)) as u32;
+            let target = (count as f32 * opts.paper_percentile) as u32;
             for c in 0..3 {
-                let mut acc = 0u32;
+                // The least value with more than `target` pixels at or below it, found from
+                // the top: paper is the bright end, so the walk is short.
+                let (even, odd) = (&hist[2 * c], &hist[2 * c + 1]);
                 let mut v = 255usize;
-                for (value, &count) in hist[c].iter().enumerate() {
-                    acc += count;
-                    if acc > target {
-                        v = value;
-                        break;
-                    }
+                let mut above = 0u32;
+                while target < count && v > 0 && above + even[v] + odd[v] < count - target {
+                    above += even[v] + odd[v];
+                    v -= 1;
                 }
                 levels[by * bw + bx][c] = v as f32 / 255.0;
             }

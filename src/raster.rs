@@ -61,7 +61,9 @@ impl Plane {
 /// The bin of a 0–1 level in a histogram of `bins` bins, the ends centred on 0 and 1.
 #[inline]
 pub fn level_bin(v: f32, bins: usize) -> usize {
-    ((v * (bins - 1) as f32).round() as usize).min(bins - 1)
+    // Adding a half and truncating rounds the same for levels ≥ 0 (negative ones saturate to
+    // bin 0 either way), without a call to `roundf` for every pixel.
+    ((v * (bins - 1) as f32 + 0.5) as usize).min(bins - 1)
 }
 
 /// The level (0–1) of the median of the `n` samples counted in `hist`, a histogram of
