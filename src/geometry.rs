@@ -91,6 +91,15 @@ pub fn estimate(mark: &Plane, opts: &GeometryOptions) -> PageTransform {
 pub fn apply(image: &RgbImage, transform: &PageTransform) -> RgbImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let src = image.as_raw();
+    let centred = transform.center == ((w as f32 - 1.0) / 2.0, (h as f32 - 1.0) / 2.0);
+    if centred && transform.rotation_deg.abs() == 180.0 {
+        // A half turn about the centre reverses the pixels: exact, and no interpolation.
+        let mut out = image.clone();
+        for (o, p) in out.pixels_mut().zip(image.pixels().rev()) {
+            *o = *p;
+        }
+        return out;
+    }
     let mut out = vec![255u8; w * h * 3];
     let (x0, y0) = transform.to_source(0.0, 0.0);
     let (x1, y1) = transform.to_source(1.0, 0.0);
@@ -393,6 +402,22 @@ mod tests {
             }
         }
         assert!(worst <= 3, "largest difference {worst}");
+    }
+
+    #[test]
+    fn a_half_turn_reverses_the_pixels() {
+        let page = grid_page(4.0);
+        let t = PageTransform {
+            rotation_deg: 180.0,
+            center: (299.5, 224.5),
+        };
+        let turned = apply(&page, &t);
+        let (w, h) = (page.width(), page.height());
+        for (x, y) in [(0, 0), (17, 203), (599, 449), (312, 5)] {
+            assert_eq!(turned.get_pixel(x, y), page.get_pixel(w - 1 - x, h - 1 - y));
+        }
+        // Twice is the page again.
+        assert_eq!(apply(&turned, &t), page);
     }
 
     #[test]
