@@ -76,11 +76,13 @@ pub fn estimate(mark: &Plane, opts: &GeometryOptions) -> PageTransform {
         } else {
             angle
         },
-        center: (
-            (mark.width as f32 - 1.0) / 2.0,
-            (mark.height as f32 - 1.0) / 2.0,
-        ),
+        center: centre_of(mark.width, mark.height),
     }
+}
+
+/// The centre of a `w`×`h` raster, about which pages are turned.
+fn centre_of(w: usize, h: usize) -> (f32, f32) {
+    ((w as f32 - 1.0) / 2.0, (h as f32 - 1.0) / 2.0)
 }
 
 /// The page turned upright (bilinear, same size); uncovered corners are white.
@@ -91,8 +93,7 @@ pub fn estimate(mark: &Plane, opts: &GeometryOptions) -> PageTransform {
 pub fn apply(image: &RgbImage, transform: &PageTransform) -> RgbImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let src = image.as_raw();
-    let centred = transform.center == ((w as f32 - 1.0) / 2.0, (h as f32 - 1.0) / 2.0);
-    if centred && transform.rotation_deg.abs() == 180.0 {
+    if transform.center == centre_of(w, h) && transform.rotation_deg.abs() == 180.0 {
         // A half turn about the centre reverses the pixels: exact, and no interpolation.
         let mut out = image.clone();
         for (o, p) in out.pixels_mut().zip(image.pixels().rev()) {
@@ -367,13 +368,18 @@ mod tests {
         assert!(t.is_identity());
     }
 
+    /// A turn by `deg` about the page's centre.
+    fn turn_about_centre(page: &RgbImage, deg: f32) -> PageTransform {
+        PageTransform {
+            rotation_deg: deg,
+            center: centre_of(page.width() as usize, page.height() as usize),
+        }
+    }
+
     #[test]
     fn fast_warp_matches_imageproc_bilinear_warp() {
         let page = grid_page(4.0);
-        let t = PageTransform {
-            rotation_deg: 4.0,
-            center: (299.5, 224.5),
-        };
+        let t = turn_about_centre(&page, 4.0);
         let ours = apply(&page, &t);
         let reference = warp_with(
             &page,
@@ -407,10 +413,7 @@ mod tests {
     #[test]
     fn a_half_turn_reverses_the_pixels() {
         let page = grid_page(4.0);
-        let t = PageTransform {
-            rotation_deg: 180.0,
-            center: (299.5, 224.5),
-        };
+        let t = turn_about_centre(&page, 180.0);
         let turned = apply(&page, &t);
         let (w, h) = (page.width(), page.height());
         for (x, y) in [(0, 0), (17, 203), (599, 449), (312, 5)] {

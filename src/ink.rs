@@ -333,9 +333,11 @@ fn paper_levels(image: &RgbImage, opts: &InkOptions) -> PaperLevels {
                 // The least value with more than `target` pixels at or below it, found from
                 // the top: paper is the bright end, so the walk is short.
                 let (even, odd) = (&hist[2 * c], &hist[2 * c + 1]);
+                // Fewer than this many pixels may lie above the level.
+                let room = count.saturating_sub(target);
                 let mut v = 255usize;
                 let mut above = 0u32;
-                while target < count && v > 0 && above + even[v] + odd[v] < count - target {
+                while v > 0 && above + even[v] + odd[v] < room {
                     above += even[v] + odd[v];
                     v -= 1;
                 }
