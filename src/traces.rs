@@ -55,6 +55,11 @@ pub struct TraceOptions {
     /// Reward per pixel of ink a run explains: between two continuous paths, the one that
     /// accounts for more of the ink (a QRS stroke rather than a label beside it) wins.
     pub ink_reward_per_px: f32,
+    /// How far past a neighbouring row's centre line the path may go, as a fraction of the
+    /// distance to it: a deep S wave can reach through the next row's trace and beyond.
+    pub beyond_neighbour: f32,
+    /// Only runs at least this tall (mm), steep strokes, may reach past the neighbour.
+    pub beyond_stroke_mm: f32,
 }
 
 impl Default for TraceOptions {
@@ -77,6 +82,8 @@ impl Default for TraceOptions {
             tip_weight: 0.3,
             max_tip_extension_mm: 1.5,
             tip_lean_px_per_mm: 7.0,
+            beyond_neighbour: 0.5,
+            beyond_stroke_mm: 1.0,
         }
     }
 }
@@ -530,6 +537,143 @@ fn clipped(r: &Run, top: u32, bottom: u32) -> Run {
     }
 }
 
+/// What one row's path search may take, and what each step costs.
+struct RowCosts<'a> {
+    runs: &'a ColumnRuns,
+    row: &'a Row,
+    o: &'a TraceOptions,
+    px_per_mm_y: f32,
+    /// Blobs smaller than this both ways are print (labels), in pixels.
+    glyph_px: f32,
+    /// Longest run a path may take, in pixels.
+    max_len: u32,
+    /// Where the path may go: the row's band widened past the neighbours' centres.
+    reach: (f32, f32),
+    /// Longest gap bridged without the restart cost, in columns.
+    bridge: usize,
+    /// Panel boundaries (bar centres) at or before each path column, offset by one.
+    boundaries_before: Vec<usize>,
+}
+
+impl<'a> RowCosts<'a> {
+    fn new(
+        runs: &'a ColumnRuns,
+        row: &'a Row,
+        xa: usize,
+        n: usize,
+        px_per_mm_y: f32,
+        o: &'a TraceOptions,
+    ) -> Self {
+        let mut boundaries_before = vec![0usize; n + 1];
+        for i in 0..n {
+            let x = xa + i;
+            let boundary = row
+                .separators
+                .iter()
+                .any(|s| (s.x_from + s.x_to).div_ceil(2) == x);
+            boundaries_before[i + 1] = boundaries_before[i] + usize::from(boundary);
+        }
+        RowCosts {
+            runs,
+            row,
+            o,
+            px_per_mm_y,
+            glyph_px: o.glyph_max_mm * px_per_mm_y,
+            max_len: ((row.band_bottom - row.band_top) * 0.8) as u32,
+            reach: (
+                row.band_top - o.beyond_neighbour * (row.center_y - row.band_top),
+                row.band_bottom + o.beyond_neighbour * (row.band_bottom - row.center_y),
+            ),
+            bridge: ((o.max_bridge_mm * px_per_mm_y).round() as usize).max(2),
+            boundaries_before,
+        }
+    }
+
+    /// A label touching the trace is part of the trace's blob, but it stands where the page
+    /// prints its labels.
+    fn in_label(&self, x: usize, r: &Run) -> bool {
+        self.row
+            .label_zones
+            .iter()
+            .any(|z| (z[0]..=z[1]).contains(&(x as f32)) && (z[2]..=z[3]).contains(&r.centroid))
+    }
+
+    /// Cost of taking run `r` in column `x`, whatever the path does around it.
+    fn unary(&self, x: usize, r: &Run) -> f32 {
+        let o = self.o;
+        let b = self.runs.components[r.component as usize];
+        // Small blobs off the trace are lead labels and other print: the path may cross them
+        // only when nothing else is there.
+        let glyph = (b.width() as f32) < self.glyph_px && (b.height() as f32) < self.glyph_px;
+        o.row_pull_per_mm * (r.centroid - self.row.center_y).abs() / self.px_per_mm_y
+            + if glyph {
+                o.glyph_cost
+            } else if self.in_label(x, r) {
+                o.label_zone_cost
+            } else {
+                0.0
+            }
+            - o.ink_reward_per_px * r.mass
+    }
+
+    /// Whether the path may take run `r` in column `x`: inside the band, or wholly past a
+    /// neighbour's centre line inside this row's own steep stroke: a tall run between
+    /// columns whose touching runs are tall too, at least one of them crossing the band's
+    /// edge, in a blob that reaches this row's centre line. A flat trace never qualifies, so
+    /// the path cannot follow the neighbour's trace for want of its own, nor a line of the
+    /// page's own that merely ends there.
+    fn admits(&self, x: usize, r: &Run) -> bool {
+        let (top, bottom) = (self.row.band_top, self.row.band_bottom);
+        let below = r.top as f32 > bottom;
+        if !below && r.bottom as f32 >= top {
+            return true;
+        }
+        let tall = |q: &Run| q.extent() >= self.o.beyond_stroke_mm * self.px_per_mm_y;
+        let blob = self.runs.components[r.component as usize];
+        let centre = self.row.center_y;
+        if !tall(r) || (blob.y_min as f32) > centre || (blob.y_max as f32) < centre {
+            return false;
+        }
+        let edge = if below { bottom } else { top };
+        let crosses = |q: &Run| q.top as f32 <= edge && q.bottom as f32 >= edge;
+        let side = |c: usize| {
+            let col = self.runs.columns.get(c).map_or(&[][..], Vec::as_slice);
+            let touching = || col.iter().filter(|q| q.gap_to(r) == 0);
+            (
+                touching().any(crosses),
+                touching().any(|q| crosses(q) || tall(q)),
+            )
+        };
+        let (left, right) = (side(x.wrapping_sub(1)), side(x + 1));
+        (left.0 || right.0) && left.1 && right.1
+    }
+
+    /// Cost of moving from step `a` in path column `j` to run `r` in column `i` (within the
+    /// bridge), leaving at its top or bottom; returns the cost (without the unary) and where
+    /// the path enters `r`.
+    fn link(&self, a: &Step, j: usize, r: &Run, i: usize, exit_top: bool) -> (f32, f32) {
+        let o = self.o;
+        let (lo, hi) = centreline(r);
+        let new_lead = self.boundaries_before[i + 1] > self.boundaries_before[j + 1];
+        let (alo, ahi) = centreline(&a.run);
+        let from = if a.exit_top { alo } else { ahi };
+        // Across a boundary the new lead's trace owes nothing to the last one's height: it
+        // enters fresh, at the far end.
+        let fresh = if exit_top { hi } else { lo };
+        let entry = if new_lead { fresh } else { from.clamp(lo, hi) };
+        let gap = if new_lead {
+            0.0
+        } else {
+            ((from - entry).abs() - 1.0).max(0.0)
+        };
+        let extra = if exit_top { hi - entry } else { entry - lo };
+        let c = o.missing_cost * (i - j - 1) as f32
+            + o.gap_cost_per_px * gap
+            + o.turn_cost_per_px * extra;
+        (c, entry)
+    }
+}
+
 /// The Viterbi path of one row: the step taken in each column from `xa` to `xb`.
 ///
 /// States are (run, exit end). Entering a run from the previous exit costs the vertical gap;
@@ -546,45 +690,10 @@ fn follow_row(
 ) -> Vec<Option<Step>> {
     let n = xb - xa + 1;
     let debug_x = debug::candidates_column(row.center_y);
-    let max_len = ((row.band_bottom - row.band_top) * 0.8) as u32;
-    // Small blobs off the trace are lead labels and other print: the path may cross them only
-    // when nothing else is there.
-    let glyph_px = o.glyph_max_mm * px_per_mm_y;
-    // A label touching the trace is part of the trace's blob, but it stands where the page
-    // prints its labels.
-    let in_label = |x: usize, r: &Run| {
-        row.label_zones
-            .iter()
-            .any(|z| (z[0]..=z[1]).contains(&(x as f32)) && (z[2]..=z[3]).contains(&r.centroid))
-    };
-    let unary = |x: usize, r: &Run| {
-        let b = runs.components[r.component as usize];
-        let in_label = in_label(x, r);
-        let glyph = (b.width() as f32) < glyph_px && (b.height() as f32) < glyph_px;
-        o.row_pull_per_mm * (r.centroid - row.center_y).abs() / px_per_mm_y
-            + if glyph {
-                o.glyph_cost
-            } else if in_label {
-                o.label_zone_cost
-            } else {
-                0.0
-            }
-            - o.ink_reward_per_px * r.mass
-    };
-    let bridge = ((o.max_bridge_mm * px_per_mm_y).round() as usize).max(2);
+    let costs = RowCosts::new(runs, row, xa, n, px_per_mm_y, o);
+    let (max_len, bridge) = (costs.max_len, costs.bridge);
+    let in_label = |x: usize, r: &Run| costs.in_label(x, r);
     let mut cols: Vec<Vec<Cand>> = Vec::with_capacity(n);
-    // Separator columns seen up to each column: a path across one enters a new lead, whose
-    // trace owes nothing to the last one's height.
-    // Panel boundaries (bar centres) up to each column.
-    let mut boundaries_before = vec![0usize; n + 1];
-    for i in 0..n {
-        let x = xa + i;
-        let boundary = row
-            .separators
-            .iter()
-            .any(|s| (s.x_from + s.x_to).div_ceil(2) == x);
-        boundaries_before[i + 1] = boundaries_before[i] + usize::from(boundary);
-    }
     // Best (cost - missing * column) over columns old enough to restart from.
     let mut restart_best: Option<(f32, usize, usize)> = None;
     for i in 0..n {
@@ -599,7 +708,11 @@ fn follow_row(
             }
         }
         let mut here = Vec::new();
-        let in_band = || runs.in_band(x, row.band_top, row.band_bottom).copied();
+        let in_band = || {
+            runs.in_band(x, costs.reach.0, costs.reach.1)
+                .filter(|r| costs.admits(x, r))
+                .copied()
+        };
         let visible: Vec<Run> = match mask(row, pulse_end, x) {
             Mask::Open => in_band().collect(),
             Mask::Pulse => Vec::new(),
@@ -623,7 +736,7 @@ fn follow_row(
                 cands.truncate(o.max_candidates);
             }
             for r in cands {
-                let u = unary(x, r);
+                let u = costs.unary(x, r);
                 let (lo, hi) = centreline(r);
                 for exit_top in [true, false] {
                     // Fresh starts enter at the far end, so a lone run is a plain stroke.
@@ -646,26 +759,9 @@ fn follow_row(
                     }
                     for g in 1..=bridge.min(i) {
                         let j = i - g;
-                        let new_lead = boundaries_before[i + 1] > boundaries_before[j + 1];
                         for (k, a) in cols[j].iter().enumerate() {
-                            let (alo, ahi) = centreline(&a.step.run);
-                            let from = if a.step.exit_top { alo } else { ahi };
-                            let entry = if new_lead {
-                                fresh.entry
-                            } else {
-                                from.clamp(lo, hi)
-                            };
-                            let gap = if new_lead {
-                                0.0
-                            } else {
-                                ((from - entry).abs() - 1.0).max(0.0)
-                            };
-                            let extra = if exit_top { hi - entry } else { entry - lo };
-                            let c = a.cost
-                                + o.missing_cost * (g - 1) as f32
-                                + o.gap_cost_per_px * gap
-                                + o.turn_cost_per_px * extra
-                                + u;
+                            let (link, entry) = costs.link(&a.step, j, r, i, exit_top);
+                            let c = a.cost + link + u;
                             if c < best.cost {
                                 best.cost = c;
                                 best.back = Back::From(j, k);
@@ -1213,6 +1309,85 @@ mod tests {
         let mut again = peak();
         extend_tips(&mut again, 0, &ink, &|v: f32| v, &row, 2.0, 2.0, &o);
         assert_eq!(again[5].unwrap().run.top, 17);
+    }
+
+    /// Ink of polylines two pixels thick, sampled densely.
+    fn draw(ink: &mut Plane, lines: &[&[(f32, f32)]]) {
+        for line in lines {
+            for w in line.windows(2) {
+                let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+                for k in 0..=400 {
+                    let t = k as f32 / 400.0;
+                    let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+                    let (x, y) = (x.round() as usize, y.round() as usize);
+                    ink.set(x, y, 1.0);
+                    ink.set(x, y + 1, 1.0);
+                }
+            }
+        }
+    }
+
+    fn row_at(center_y: f32, band_top: f32, band_bottom: f32) -> Row {
+        Row {
+            center_y,
+            band_top,
+            band_bottom,
+            x_start: 0.0,
+            x_end: 59.0,
+            pulse: None,
+            end_pulse: None,
+            separators: vec![],
+            label_zones: vec![],
+        }
+    }
+
+    #[test]
+    fn a_deep_stroke_reaches_past_the_next_rows_trace() {
+        // Rows at y = 100 and 200 (each band ends at the other's centre line). The upper
+        // row's S wave plunges through the lower row's flat trace to y = 230.
+        let mut ink = Plane::new(60, 300, 0.0);
+        draw(
+            &mut ink,
+            &[
+                &[
+                    (0.0, 100.0),
+                    (20.0, 100.0),
+                    (23.0, 230.0),
+                    (26.0, 100.0),
+                    (59.0, 100.0),
+                ],
+                &[(0.0, 200.0), (59.0, 200.0)],
+                // A line of the page's own, crossing the band's edge but joined to no trace.
+                &[(40.0, 185.0), (48.0, 290.0)],
+            ],
+        );
+        let runs = ColumnRuns::build(&ink, 0.5, |v| v);
+        let o = TraceOptions::default();
+        let upper = row_at(100.0, 0.0, 200.0);
+        let path = follow_row(&runs, &upper, None, 0, 59, 8.0, &o);
+        let tip = path[23].expect("the tip column is on the path").run;
+        assert!(tip.bottom >= 228, "the tip is read to its end: {tip:?}");
+        assert!(
+            path[30].is_some_and(|s| s.run.bottom < 110),
+            "back on its own trace"
+        );
+        let costs = RowCosts::new(&runs, &upper, 0, 60, 8.0, &o);
+        let past = |x: usize| {
+            runs.columns[x]
+                .iter()
+                .filter(|r| r.top as f32 > 200.0)
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        assert!(past(23).iter().any(|r| costs.admits(23, r)));
+        assert!(
+            (43..48).all(|x| past(x).iter().all(|r| !costs.admits(x, r))),
+            "the unjoined line stays out"
+        );
+        // The lower row's own trace stays flat: it does not take the upper row's tip.
+        let lower = row_at(200.0, 100.0, 299.0);
+        let path = follow_row(&runs, &lower, None, 0, 59, 8.0, &o);
+        assert!(path[10].is_some_and(|s| s.run.top >= 199));
     }
 
     #[test]
