@@ -1,5 +1,5 @@
 //! Renders one synthetic page from command-line settings, for checking by eye or by eval:
-//! `cargo run --release --example render_one -- out.png truth.csv rotation_deg [noise] [dpi] [seed]`.
+//! `cargo run --release --example render_one -- out.png truth.csv rotation_deg [noise] [dpi] [seed] [nogrid]`.
 
 use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
 
@@ -12,6 +12,7 @@ fn main() {
         noise_sigma: arg(4, 0.0),
         dpi: arg(5, 200.0),
         seed,
+        grid: args.get(7).is_none_or(|v| v != "nogrid"),
         ..RenderOptions::default()
     };
     let ecg = synthetic_ecg(7 + seed, 72.0, 10.0, 500.0);

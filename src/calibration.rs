@@ -76,6 +76,22 @@ pub struct Calibration {
     pub baselines: Vec<Option<Baseline>>,
 }
 
+/// Median width in pixels of the page's whole calibration pulses; `None` without any.
+pub fn pulse_width_px(layout: &Layout) -> Option<f32> {
+    let mut widths: Vec<f32> = layout
+        .rows
+        .iter()
+        .filter_map(|r| r.pulse.or(r.end_pulse))
+        .filter(|p| !p.rise_cut)
+        .map(|p| p.x_fall - p.x_rise)
+        .collect();
+    if widths.is_empty() {
+        return None;
+    }
+    widths.sort_by(f32::total_cmp);
+    Some(widths[widths.len() / 2])
+}
+
 /// Paper speed from the calibration pulses' widths (the pulse lasts `pulse_s`), snapped to a
 /// standard speed; `None` without pulses or when the width matches no standard speed.
 pub fn speed_from_pulses(
@@ -83,18 +99,7 @@ pub fn speed_from_pulses(
     px_per_mm_x: f32,
     opts: &CalibrationOptions,
 ) -> Option<f32> {
-    let mut widths: Vec<f32> = layout
-        .rows
-        .iter()
-        .filter_map(|r| r.pulse.or(r.end_pulse))
-        .filter(|p| !p.rise_cut)
-        .map(|p| (p.x_fall - p.x_rise) / px_per_mm_x)
-        .collect();
-    if widths.is_empty() {
-        return None;
-    }
-    widths.sort_by(f32::total_cmp);
-    let speed = widths[widths.len() / 2] / opts.pulse_s;
+    let speed = pulse_width_px(layout)? / px_per_mm_x / opts.pulse_s;
     opts.standard_speeds
         .iter()
         .copied()

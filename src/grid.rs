@@ -26,6 +26,11 @@ pub struct GridOptions {
     pub max_axis_ratio: f32,
     /// Largest page side, in mm, a printout can have (A3 is 420 mm).
     pub max_page_mm: f32,
+    /// Long sides of the paper sizes ECGs are printed on, in mm (A5, letter, A4, legal, A3):
+    /// on a page without a grid, the one the calibration pulses agree with gives the scale.
+    pub paper_long_sides_mm: [f32; 5],
+    /// How far (relative) the pulses' scale may differ from a paper size's and still take it.
+    pub paper_fit_tolerance: f32,
 }
 
 impl Default for GridOptions {
@@ -37,6 +42,8 @@ impl Default for GridOptions {
             typical_page_mm: 280.0,
             max_axis_ratio: 1.5,
             max_page_mm: 500.0,
+            paper_long_sides_mm: [210.0, 279.4, 297.0, 355.6, 420.0],
+            paper_fit_tolerance: 0.03,
         }
     }
 }
@@ -76,8 +83,35 @@ pub struct Grid {
     pub levels: InkLevels,
 }
 
-/// Measures grid scale and ink levels; `warnings` receives plain-language notes.
-pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String>) -> Grid {
+/// Scale of a page without a grid (pixels per mm), from the calibration pulses: a pulse of
+/// `pulse_s` seconds is `width_px` wide at `speed_mm_per_s`. The pulse's two edges are a
+/// coarse ruler (half a pixel in 40 is 1%), so when the page's long side (`long_px`) then
+/// measures a standard paper size within the tolerance, that size gives the scale; a cropped
+/// page keeps the pulses' own. Returns the scale and the paper's long side, if one fitted.
+pub fn scale_from_pulses(
+    width_px: f32,
+    pulse_s: f32,
+    speed_mm_per_s: f32,
+    long_px: f32,
+    opts: &GridOptions,
+) -> (f32, Option<f32>) {
+    let pulse = width_px / (pulse_s * speed_mm_per_s);
+    let fit = |mm: f32| (long_px / mm / pulse - 1.0).abs();
+    let paper = opts
+        .paper_long_sides_mm
+        .iter()
+        .copied()
+        .min_by(|a, b| fit(*a).total_cmp(&fit(*b)))
+        .filter(|&mm| fit(mm) <= opts.paper_fit_tolerance);
+    match paper {
+        Some(mm) => (long_px / mm, Some(mm)),
+        None => (pulse, None),
+    }
+}
+
+/// Measures grid scale and ink levels. Without a grid the scale assumes a page
+/// `typical_page_mm` long (`found` tells).
+pub fn measure(planes: &InkPlanes, opts: &GridOptions) -> Grid {
     let (w, h) = (planes.mark.width, planes.mark.height);
     let mut cols = vec![0f32; w];
     let mut rows = vec![0f32; h];
@@ -95,10 +129,6 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions, warnings: &mut Vec<String
         Some((x, y)) => (x, y, true),
         None => {
             let s = w.max(h) as f32 / opts.typical_page_mm;
-            warnings.push(format!(
-                "no ECG grid found: assumed the page is {:.0} mm wide ({s:.2} px/mm)",
-                opts.typical_page_mm
-            ));
             (s, s, false)
         }
     };
@@ -492,6 +522,22 @@ mod tests {
         let (x, _) = scale_from_periods(Some(61.5), Some(61.5), 3167, 1580, &o).unwrap();
         assert!((x - 12.3).abs() < 0.01, "{x}");
         assert_eq!(scale_from_periods(None, None, 100, 100, &o), None);
+    }
+
+    #[test]
+    fn a_page_without_grid_takes_the_paper_size_its_pulses_agree_with() {
+        let o = GridOptions::default();
+        // A4 at 8 px/mm: 2376 px long; the pulses read 1% wide (40.4 px for 40).
+        let (s, paper) = scale_from_pulses(40.4, 0.2, 25.0, 2376.0, &o);
+        assert_eq!(paper, Some(297.0));
+        assert!((s - 8.0).abs() < 1e-4);
+        // Letter at the same resolution.
+        let (_, paper) = scale_from_pulses(40.0, 0.2, 25.0, 279.4 * 8.0, &o);
+        assert_eq!(paper, Some(279.4));
+        // A crop fits no paper size: the pulses' own scale.
+        let (s, paper) = scale_from_pulses(40.4, 0.2, 25.0, 1900.0, &o);
+        assert_eq!(paper, None);
+        assert!((s - 8.08).abs() < 1e-4);
     }
 
     #[test]

@@ -466,7 +466,7 @@ fn read_page(
     stages: &StageOptions,
 ) -> Result<Reading, Error> {
     let mut warnings = Vec::new();
-    let grid = grid::measure(&planes, &stages.grid, &mut warnings);
+    let mut grid = grid::measure(&planes, &stages.grid);
     if grid.levels.trace < 0.25 {
         return Err(Error::NoTraces);
     }
@@ -515,12 +515,12 @@ fn read_page(
         plane: &planes.ink,
         weight: &weight,
     };
-    let detect_layout = |speed: f32, warnings: &mut Vec<String>| {
+    let detect_layout = |px_per_mm: (f32, f32), speed: f32, warnings: &mut Vec<String>| {
         layout::detect(
             &runs,
             &ink_view,
-            grid.px_per_mm_x,
-            grid.px_per_mm_y,
+            px_per_mm.0,
+            px_per_mm.1,
             speed,
             options.layout.as_ref(),
             &stages.layout,
@@ -536,7 +536,35 @@ fn read_page(
         .speed_mm_per_s
         .unwrap_or(stages.default_speed_mm_per_s);
     let mut layout_warnings = Vec::new();
-    let mut layout = detect_layout(speed, &mut layout_warnings)?;
+    let scale = (grid.px_per_mm_x, grid.px_per_mm_y);
+    let mut layout = detect_layout(scale, speed, &mut layout_warnings)?;
+    if !grid.found {
+        let long_px = planes.ink.width.max(planes.ink.height) as f32;
+        let pulses = calibration::pulse_width_px(&layout).map(|w| {
+            grid::scale_from_pulses(w, stages.calibration.pulse_s, speed, long_px, &stages.grid)
+        });
+        let note = match pulses {
+            Some((s, Some(mm))) => format!(
+                "no ECG grid found: the calibration pulses make the page {mm} mm long \
+                 ({s:.2} px/mm)"
+            ),
+            Some((s, None)) => format!(
+                "no ECG grid found: scaled by the calibration pulses' width ({s:.2} px/mm at \
+                 {speed} mm/s)"
+            ),
+            None => format!(
+                "no ECG grid found: assumed the page is {:.0} mm long ({:.2} px/mm)",
+                stages.grid.typical_page_mm, grid.px_per_mm_x
+            ),
+        };
+        warnings.push(note);
+        if let Some((s, _)) = pulses.filter(|&(s, _)| (s / grid.px_per_mm_x - 1.0).abs() > 1e-3) {
+            grid.px_per_mm_x = s;
+            grid.px_per_mm_y = s;
+            layout_warnings.clear();
+            layout = detect_layout((s, s), speed, &mut layout_warnings)?;
+        }
+    }
     if options.speed_mm_per_s.is_none() {
         // The pulse lasts 0.2 s whatever the speed: its width on paper gives the speed.
         if let Some(measured) =
@@ -546,7 +574,8 @@ fn read_page(
             if measured != speed {
                 speed = measured;
                 layout_warnings.clear();
-                layout = detect_layout(speed, &mut layout_warnings)?;
+                let scale = (grid.px_per_mm_x, grid.px_per_mm_y);
+                layout = detect_layout(scale, speed, &mut layout_warnings)?;
             }
         }
     }

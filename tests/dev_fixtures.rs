@@ -58,7 +58,7 @@ fn printed_lead_labels_are_read_where_the_layout_puts_them() {
     let bytes = std::fs::read(fixture("dev002.png")).unwrap();
     let image = image::load_from_memory(&bytes).unwrap().to_rgb8();
     let planes = ink::separate(&image, &ink::InkOptions::default());
-    let g = grid::measure(&planes, &grid::GridOptions::default(), &mut Vec::new());
+    let g = grid::measure(&planes, &grid::GridOptions::default());
     let runs = ink::ColumnRuns::build(&planes.ink, g.levels.threshold, |v| g.levels.weight(v));
     let weight = |v: f32| g.levels.weight(v);
     let view = ink::InkView {

@@ -368,3 +368,36 @@ fn pulses_printed_after_the_traces_set_the_gain() {
     };
     check_edited("pulses after the traces", o, add_pulses, 20.0, 20.0);
 }
+
+#[test]
+fn page_without_a_grid_is_scaled_by_its_pulses() {
+    // No grid to measure: the 0.2 s, 1 mV pulses give the scale, checked against the paper
+    // sizes (A4 is 297 mm long, not the letter length assumed without pulses), and alone on
+    // a page cropped to no paper size (its right 15% cut off, and counted as missed).
+    let keep = |share: f32| {
+        move |page: &Rendered| {
+            let g = &page.geometry;
+            let w = (g.width_px as f32 * share) as u32;
+            image::imageops::crop_imm(&page.image, 0, 0, w, g.height_px).to_image()
+        }
+    };
+    for (name, page_mm, share, min_raw, min_aligned) in [
+        ("letter", (279.4, 215.9), 1.0, 15.0, 23.0),
+        ("A4", (297.0, 210.0), 1.0, 15.0, 21.0),
+        ("cropped", (279.4, 215.9), 0.85, 9.0, 6.0),
+    ] {
+        let o = RenderOptions {
+            grid: false,
+            page_mm,
+            seed: 12,
+            ..Default::default()
+        };
+        check_edited(
+            &format!("no grid, {name}"),
+            o,
+            keep(share),
+            min_raw,
+            min_aligned,
+        );
+    }
+}
