@@ -63,6 +63,7 @@ pub struct OrderCheck {
 pub fn residual(
     layout: &Layout,
     rows: &[Vec<Lead>],
+    inverted: &[Lead],
     traces: &[RowTrace],
     opts: &EinthovenOptions,
 ) -> Option<f32> {
@@ -71,6 +72,7 @@ pub fn residual(
         name: String::new(),
         rows: rows.to_vec(),
         same_time_columns: layout.spec.same_time_columns,
+        inverted: Vec::new(),
     }
     .rhythm_rows();
     let mut col = vec![0usize; rows.len()];
@@ -92,7 +94,15 @@ pub fn residual(
     for rel in &RELATIONS {
         let used: Vec<(usize, f32)> = (0..6)
             .filter(|&i| rel[i] != 0.0)
-            .map(|i| panel_of[i].map(|k| (k, rel[i])))
+            .map(|i| {
+                // A lead printed upside down enters with the opposite sign.
+                let sign = if inverted.contains(&Lead::ALL[i]) {
+                    -1.0
+                } else {
+                    1.0
+                };
+                panel_of[i].map(|k| (k, sign * rel[i]))
+            })
             .collect::<Option<_>>()?;
         // Each panel with the columns it spans.
         let panels: Vec<_> = used
@@ -157,7 +167,13 @@ pub fn check_order(
     traces: &[RowTrace],
     opts: &EinthovenOptions,
 ) -> OrderCheck {
-    let own = residual(layout, &layout.spec.rows, traces, opts);
+    let own = residual(
+        layout,
+        &layout.spec.rows,
+        &layout.spec.inverted,
+        traces,
+        opts,
+    );
     let mut check = OrderCheck {
         residual: own,
         replaced_by: None,
@@ -178,7 +194,7 @@ pub fn check_order(
                 *row = layout.spec.rows[r].clone();
             }
         }
-        if let Some(e) = residual(layout, &alt.rows, traces, opts) {
+        if let Some(e) = residual(layout, &alt.rows, &alt.inverted, traces, opts) {
             if best.as_ref().is_none_or(|b| e < b.1) {
                 best = Some((alt, e));
             }
@@ -193,10 +209,12 @@ pub fn check_order(
         for p in layout.panels.iter_mut() {
             if let Some(&lead) = alt.rows.get(p.row).and_then(|r| r.get(col[p.row])) {
                 p.lead = lead;
+                p.inverted = alt.is_inverted(lead);
             }
             col[p.row] += 1;
         }
         layout.spec.rows = alt.rows.clone();
+        layout.spec.inverted = alt.inverted.clone();
         check.replaced_by = Some((alt, e));
     }
     check
@@ -233,6 +251,7 @@ mod tests {
             for (c, &lead) in leads.iter().enumerate() {
                 panels.push(Panel {
                     lead,
+                    inverted: false,
                     row: r,
                     t_from_s: 0.0,
                     t_to_s: step,
@@ -247,7 +266,8 @@ mod tests {
                 {
                     let s = ((i - x0) as f32 / px_per_s * 500.0) as usize;
                     // 10 px per mV, y down, each row at its own height.
-                    *y = rows[r].center_y - 10.0 * ecg.lead(lead)[s];
+                    let sign = if order.is_inverted(lead) { -1.0 } else { 1.0 };
+                    *y = rows[r].center_y - 10.0 * sign * ecg.lead(lead)[s];
                 }
             }
             let points = ys
@@ -281,10 +301,11 @@ mod tests {
         let truth = LayoutSpec::bottom_up(2, &[Lead::II]);
         let (layout, traces) = page(&truth);
         let o = EinthovenOptions::default();
-        let right = residual(&layout, &truth.rows, &traces, &o).unwrap();
+        let right = residual(&layout, &truth.rows, &[], &traces, &o).unwrap();
         let wrong = residual(
             &layout,
             &LayoutSpec::six_by_two(&[Lead::II]).rows,
+            &[],
             &traces,
             &o,
         )
@@ -312,5 +333,22 @@ mod tests {
         assert!(check.replaced_by.is_none());
         assert!(check.residual.unwrap() < 0.01);
         assert_eq!(layout.spec.rows, truth.rows);
+    }
+
+    #[test]
+    fn a_cabrera_page_is_recognised_with_its_inverted_avr() {
+        let truth = LayoutSpec::cabrera_6x2(&[Lead::II]);
+        let (mut layout, traces) = page(&truth);
+        let check = check_order(&mut layout, &traces, &EinthovenOptions::default());
+        assert!(check.replaced_by.is_some());
+        assert_eq!(layout.spec.rows, truth.rows);
+        assert_eq!(layout.spec.inverted, vec![Lead::AVR]);
+        let avr = layout.panels.iter().find(|p| p.lead == Lead::AVR).unwrap();
+        assert!(avr.inverted && avr.row == 2);
+        assert!(layout.panels.iter().filter(|p| p.inverted).count() == 1);
+        // Read upright, the printed -aVR breaks the relations.
+        let o = EinthovenOptions::default();
+        let upright = residual(&layout, &truth.rows, &[], &traces, &o).unwrap();
+        assert!(upright > 0.5, "residual with aVR upright {upright}");
     }
 }

@@ -182,6 +182,9 @@ pub struct Row {
 pub struct Panel {
     /// The lead printed here.
     pub lead: Lead,
+    /// Whether it is printed upside down (Cabrera's -aVR).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inverted: bool,
     /// Index into [`Layout::rows`].
     pub row: usize,
     /// First second of the record shown.
@@ -552,6 +555,7 @@ pub fn detect(
             };
             panels.push(Panel {
                 lead,
+                inverted: spec.is_inverted(lead),
                 row: r,
                 t_from_s,
                 t_to_s: t_from_s + step,
@@ -1611,6 +1615,7 @@ mod tests {
             name: "test".into(),
             rows: vec![vec![Lead::I, Lead::AVR, Lead::V1, Lead::V4], vec![Lead::II]],
             same_time_columns: false,
+            inverted: Vec::new(),
         };
         let zones = label_zones(&spec, &rows, &reads, 100.0, 2.0, 40.0, 10.0, 200.0);
         assert_eq!(zones[0].len(), 4);

@@ -28,10 +28,13 @@ pub struct LayoutSpec {
     /// Whether the columns of a row show the same seconds rather than successive ones.
     #[serde(default)]
     pub same_time_columns: bool,
+    /// Leads printed upside down (Cabrera's -aVR): the trace shows minus the lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inverted: Vec<Lead>,
 }
 
 /// The page layouts recognised by name.
-const LAYOUT_NAMES: &str = "3x4, 6x2, 12x1, 6x1-limb, 6x1-chest, optionally followed by +<rhythm leads>, e.g. 3x4+II or 3x4+V1,II,V5";
+const LAYOUT_NAMES: &str = "3x4, 6x2, 12x1, 6x2-cabrera, 12x1-cabrera, 6x1-limb, 6x1-chest, optionally followed by +<rhythm leads>, e.g. 3x4+II or 3x4+V1,II,V5";
 
 impl LayoutSpec {
     fn with_rhythm(
@@ -50,6 +53,7 @@ impl LayoutSpec {
             name,
             rows,
             same_time_columns,
+            inverted: Vec::new(),
         }
     }
 
@@ -97,6 +101,45 @@ impl LayoutSpec {
         rows.reverse();
         let base = format!("{}x{columns}", 12usize.div_ceil(columns));
         LayoutSpec::with_rhythm(&base, rows, rhythm, (2..4).contains(&columns))
+    }
+
+    /// Cabrera's order of the limb leads, by their heart axis: aVL, I, -aVR, II, aVF, III.
+    const CABRERA_LIMB: [Lead; 6] = [
+        Lead::AVL,
+        Lead::I,
+        Lead::AVR,
+        Lead::II,
+        Lead::AVF,
+        Lead::III,
+    ];
+
+    /// Six rows of two columns, the limb leads in Cabrera's order (aVR printed inverted) on
+    /// the left and V1-V6 on the right, both showing the same seconds; then the rhythm strips.
+    pub fn cabrera_6x2(rhythm: &[Lead]) -> LayoutSpec {
+        let rows = (0..6)
+            .map(|k| vec![Self::CABRERA_LIMB[k], Lead::ALL[6 + k]])
+            .collect();
+        let mut spec = LayoutSpec::with_rhythm("6x2-cabrera", rows, rhythm, true);
+        spec.inverted = vec![Lead::AVR];
+        spec
+    }
+
+    /// Twelve rows, the limb leads in Cabrera's order (aVR printed inverted), then V1-V6;
+    /// then the rhythm strips.
+    pub fn cabrera_12x1(rhythm: &[Lead]) -> LayoutSpec {
+        let rows = Self::CABRERA_LIMB
+            .iter()
+            .chain(&Lead::ALL[6..])
+            .map(|&l| vec![l])
+            .collect();
+        let mut spec = LayoutSpec::with_rhythm("12x1-cabrera", rows, rhythm, false);
+        spec.inverted = vec![Lead::AVR];
+        spec
+    }
+
+    /// Whether `lead` is printed upside down.
+    pub fn is_inverted(&self, lead: Lead) -> bool {
+        self.inverted.contains(&lead)
     }
 
     /// The six limb leads, one per row.
@@ -153,6 +196,7 @@ impl LayoutSpec {
         }
         if (6..=7).contains(&rows) {
             let rhythm = LayoutSpec::default_rhythm_leads(rows - 6);
+            out.push(LayoutSpec::cabrera_6x2(&rhythm));
             out.push(LayoutSpec::bottom_up(2, &rhythm));
             out.push(LayoutSpec::six_by_two(&rhythm));
         }
@@ -162,6 +206,7 @@ impl LayoutSpec {
         }
         if (12..=13).contains(&rows) {
             let rhythm = LayoutSpec::default_rhythm_leads(rows - 12);
+            out.push(LayoutSpec::cabrera_12x1(&rhythm));
             out.push(LayoutSpec::bottom_up(1, &rhythm));
             out.push(LayoutSpec::twelve_by_one(&rhythm));
         }
@@ -169,7 +214,8 @@ impl LayoutSpec {
     }
 
     /// Parses a layout name: `3x4`, `3x4+II`, `3x4+V1,II,V5`, `6x2`, `6x2+II`, `12x1`,
-    /// `6x1-limb`, `6x1-chest`.
+    /// `6x2-cabrera`, `12x1-cabrera` (each with optional rhythm strips), `6x1-limb`,
+    /// `6x1-chest`.
     pub fn parse(text: &str) -> Result<LayoutSpec, Error> {
         let text = text.trim();
         let (base, rhythm) = match text.split_once('+') {
@@ -194,6 +240,8 @@ impl LayoutSpec {
             "3x4" => Ok(LayoutSpec::standard_3x4(&leads)),
             "6x2" => Ok(LayoutSpec::six_by_two(&leads)),
             "12x1" => Ok(LayoutSpec::twelve_by_one(&leads)),
+            "6x2-cabrera" => Ok(LayoutSpec::cabrera_6x2(&leads)),
+            "12x1-cabrera" => Ok(LayoutSpec::cabrera_12x1(&leads)),
             "6x1-limb" if leads.is_empty() => Ok(LayoutSpec::limb_6x1()),
             "6x1-chest" if leads.is_empty() => Ok(LayoutSpec::chest_6x1()),
             _ => Err(unknown()),
@@ -345,6 +393,14 @@ mod tests {
             LayoutSpec::parse("6x1-chest").unwrap().rows[0],
             vec![Lead::V1]
         );
+        let cabrera = LayoutSpec::parse("6x2-cabrera+II").unwrap();
+        assert_eq!(cabrera.rows[0], vec![Lead::AVL, Lead::V1]);
+        assert_eq!(cabrera.rows[2], vec![Lead::AVR, Lead::V3]);
+        assert_eq!(cabrera.rows[6], vec![Lead::II]);
+        assert!(cabrera.is_inverted(Lead::AVR) && !cabrera.is_inverted(Lead::II));
+        let twelve = LayoutSpec::parse("12x1-cabrera").unwrap();
+        assert_eq!(twelve.rows[5], vec![Lead::III]);
+        assert_eq!(twelve.rows[6], vec![Lead::V1]);
     }
 
     #[test]

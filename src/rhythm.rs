@@ -74,6 +74,8 @@ pub fn identify(layout: &mut Layout, traces: &[RowTrace], opts: &RhythmOptions) 
             best != panel.lead && corr >= opts.min_correlation && corr > current + opts.margin;
         if changed {
             panel.lead = best;
+            // It repeats that panel's ink, printed the same way up.
+            panel.inverted = layout.spec.is_inverted(best);
             if let Some(row) = layout.spec.rows.get_mut(r) {
                 *row = vec![best];
             }
@@ -185,6 +187,7 @@ mod tests {
             name: "test+II".into(),
             rows: vec![vec![Lead::I, Lead::V1], vec![Lead::II]],
             same_time_columns: false,
+            inverted: Vec::new(),
         };
         let mut layout = Layout {
             spec,
@@ -197,6 +200,7 @@ mod tests {
             panels: vec![
                 Panel {
                     lead: Lead::I,
+                    inverted: false,
                     row: 0,
                     t_from_s: 0.0,
                     t_to_s: 5.0,
@@ -204,6 +208,7 @@ mod tests {
                 },
                 Panel {
                     lead: Lead::V1,
+                    inverted: false,
                     row: 0,
                     t_from_s: 5.0,
                     t_to_s: 10.0,
@@ -211,6 +216,7 @@ mod tests {
                 },
                 Panel {
                     lead: Lead::II,
+                    inverted: false,
                     row: 1,
                     t_from_s: 0.0,
                     t_to_s: 10.0,

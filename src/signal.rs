@@ -102,6 +102,7 @@ pub fn convert(
         let known_lo = trace.x_from as f32 - 3.0;
         let known_hi = (trace.x_from + trace.ys.len()) as f32 + 2.0;
         let base = baselines[panel.row];
+        let sign = if panel.inverted { -1.0 } else { 1.0 };
         let mut values = Vec::with_capacity(last.saturating_sub(first));
         let mut direct = 0usize;
         for n in first..last {
@@ -114,7 +115,7 @@ pub fn convert(
                 }
                 trace
                     .y_filled(x, lo, hi, base.y)
-                    .map(|y| (base.y - y) / px_per_mv)
+                    .map(|y| sign * (base.y - y) / px_per_mv)
             };
             values.push(v);
         }

@@ -190,6 +190,9 @@ fn unlabelled_pages_in_another_lead_order_are_named_by_einthovens_law() {
     for (name, layout, min) in [
         ("6x2 bottom-up", LayoutSpec::bottom_up(2, &[Lead::II]), 22.0),
         ("12x1 bottom-up", LayoutSpec::bottom_up(1, &[]), 18.0),
+        // Cabrera's order prints -aVR: read upright, aVR would come out inverted.
+        ("6x2 Cabrera", LayoutSpec::cabrera_6x2(&[Lead::II]), 22.0),
+        ("12x1 Cabrera", LayoutSpec::cabrera_12x1(&[]), 18.0),
     ] {
         let o = RenderOptions {
             layout,

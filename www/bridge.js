@@ -5,7 +5,7 @@
  * @property {string} [speed]   'auto' or mm/s
  * @property {string} [gain]    'auto' or mm/mV
  * @property {string} [layout]  'auto', '3x4', '3x4+II', '3x4+V1,II,V5', '6x2', '6x2+II', '12x1',
- *                              '6x1-limb', '6x1-chest'
+ *                              '6x2-cabrera+II', '12x1-cabrera', '6x1-limb', '6x1-chest'
  * @property {string} [stem]    file stem; the WFDB record name is made from it as the CLI does
  *
  * @typedef {object} Result

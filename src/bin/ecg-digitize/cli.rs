@@ -49,7 +49,7 @@ struct RunArgs {
     #[arg(long, default_value = "auto")]
     gain: String,
     /// Page layout: `auto`, `3x4`, `3x4+II`, `3x4+V1,II,V5`, `6x2`, `6x2+II`, `12x1`,
-    /// `6x1-limb`, `6x1-chest`.
+    /// `6x2-cabrera`, `12x1-cabrera` (aVL, I, -aVR, II, aVF, III), `6x1-limb`, `6x1-chest`.
     #[arg(long, default_value = "auto")]
     layout: String,
     /// Files processed in parallel (default: all cores).
