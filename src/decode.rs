@@ -42,6 +42,8 @@ pub struct Decoded {
     pub scale: f32,
     /// Name of the detected file format.
     pub format: String,
+    /// Resolution stored in the file, dots per inch of the stored pixels, if it states one.
+    pub stored_dpi: Option<f32>,
     /// Things the user should know, in plain words.
     pub warnings: Vec<String>,
 }
@@ -133,8 +135,42 @@ pub fn decode(
         original_size,
         scale,
         format: format_name.to_string(),
+        stored_dpi: stored_dpi(format, bytes),
         warnings,
     })
+}
+
+/// The resolution a file states, in dots per inch: PNG's pHYs chunk (pixels per metre) or a
+/// JPEG's JFIF header (per inch or per cm). `None` when it states none, only an aspect
+/// ratio, or cannot be read.
+fn stored_dpi(format: ImageFormat, bytes: &[u8]) -> Option<f32> {
+    let dpi = match format {
+        ImageFormat::Png => {
+            let reader = png::Decoder::new(Cursor::new(bytes)).read_info().ok()?;
+            let dims = reader.info().pixel_dims?;
+            if dims.unit != png::Unit::Meter {
+                return None;
+            }
+            dims.xppu as f32 * 0.0254
+        }
+        ImageFormat::Jpeg => {
+            // The JFIF segment opens the file: SOI, APP0 marker and length, "JFIF\0",
+            // version, units (1 per inch, 2 per cm), x density. The JPEG decoder does not
+            // report it.
+            let jfif = bytes.get(..16)?;
+            if jfif[..4] != [0xFF, 0xD8, 0xFF, 0xE0] || &jfif[6..11] != b"JFIF\0" {
+                return None;
+            }
+            let density = u16::from_be_bytes([jfif[14], jfif[15]]) as f32;
+            match jfif[13] {
+                1 => density,
+                2 => density * 2.54,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    (dpi.is_finite() && dpi > 0.0).then_some(dpi)
 }
 
 fn image_limits(limits: &DecodeLimits) -> image::Limits {
@@ -649,6 +685,23 @@ mod tests {
         img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    #[test]
+    fn the_resolution_a_file_states_is_read() {
+        let img = RgbImage::from_pixel(300, 220, image::Rgb([250, 240, 240]));
+        let png = crate::render::to_png_at_dpi(&img, 150.0);
+        let d = decode(&png, &DecodeLimits::default(), 4000).unwrap();
+        assert!((d.stored_dpi.unwrap() - 150.0).abs() < 0.05);
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90);
+        enc.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(200));
+        img.write_with_encoder(enc).unwrap();
+        let d = decode(&jpeg, &DecodeLimits::default(), 4000).unwrap();
+        assert_eq!(d.stored_dpi, Some(200.0));
+        // A file stating nothing (or only an aspect ratio) gives none.
+        let d = decode(&png_bytes(300, 220), &DecodeLimits::default(), 4000).unwrap();
+        assert_eq!(d.stored_dpi, None);
     }
 
     #[test]

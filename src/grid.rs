@@ -26,6 +26,9 @@ pub struct GridOptions {
     pub max_axis_ratio: f32,
     /// Largest page side, in mm, a printout can have (A3 is 420 mm).
     pub max_page_mm: f32,
+    /// Smallest long side, in mm, of a printout (A6 is 148 mm): a resolution a file states,
+    /// or a lone family of lines, that makes the page smaller is no measurement of its scale.
+    pub min_page_mm: f32,
     /// Long sides of the paper sizes ECGs are printed on, in mm (A5, letter, A4, legal, A3):
     /// on a page without a grid, the one the calibration pulses agree with gives the scale.
     pub paper_long_sides_mm: [f32; 5],
@@ -42,6 +45,7 @@ impl Default for GridOptions {
             typical_page_mm: 280.0,
             max_axis_ratio: 1.5,
             max_page_mm: 500.0,
+            min_page_mm: 140.0,
             paper_long_sides_mm: [210.0, 279.4, 297.0, 355.6, 420.0],
             paper_fit_tolerance: 0.03,
         }
@@ -160,6 +164,9 @@ fn scale_from_periods(
             (s, s)
         }
         (Some(a), Some(b)) => (a / 5.0, b / 5.0),
+        // One line family alone may be no grid at all: on a page without one, the heartbeat
+        // repeats down every row at once. As a grid it would make the page too small.
+        (Some(p), None) | (None, Some(p)) if page * 5.0 / p < opts.min_page_mm => return None,
         (Some(a), None) => (a / 5.0, a / 5.0),
         (None, Some(b)) => (b / 5.0, b / 5.0),
         (None, None) => return None,
@@ -538,6 +545,18 @@ mod tests {
         let (s, paper) = scale_from_pulses(40.4, 0.2, 25.0, 1900.0, &o);
         assert_eq!(paper, None);
         assert!((s - 8.08).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_lone_period_that_would_make_the_page_tiny_is_no_grid() {
+        let o = GridOptions::default();
+        // A gridless 150 DPI A4 page (1754 px): QRS complexes 124 px apart in every row.
+        assert_eq!(scale_from_periods(Some(124.0), None, 1754, 1240, &o), None);
+        // Real 5 mm lines on one axis only still give the scale.
+        let s = scale_from_periods(None, Some(19.0), 1100, 850, &o).unwrap();
+        assert!((s.0 - 3.8).abs() < 1e-4 && (s.1 - 3.8).abs() < 1e-4);
+        // Two families are a grid whatever the page size (a crop of one panel).
+        assert!(scale_from_periods(Some(124.0), Some(124.0), 1754, 1240, &o).is_some());
     }
 
     #[test]

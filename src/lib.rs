@@ -114,7 +114,13 @@ impl Default for StageOptions {
 pub fn digitize(bytes: &[u8], options: &Options) -> Result<Digitization, Error> {
     options.validate()?;
     let decoded = decode::decode(bytes, &options.limits, options.max_working_side_px)?;
-    let mut d = digitize_image(&decoded.image, options, &StageOptions::default())?;
+    // Resolutions refer to the stored pixels; the working page may be smaller.
+    let options = Options {
+        dpi: options.dpi.map(|d| d * decoded.scale),
+        ..options.clone()
+    };
+    let stored = decoded.stored_dpi.map(|d| d * decoded.scale);
+    let mut d = digitize_at(&decoded.image, &options, &StageOptions::default(), stored)?;
     d.image_size = [decoded.original_size.0, decoded.original_size.1];
     if decoded.scale != 1.0 {
         let k = 1.0 / decoded.scale;
@@ -132,7 +138,27 @@ pub fn digitize_image(
     options: &Options,
     stages: &StageOptions,
 ) -> Result<Digitization, Error> {
+    digitize_at(image, options, stages, None)
+}
+
+/// [`digitize_image`], given the resolution the file stated (dots per inch of `image`).
+fn digitize_at(
+    image: &image::RgbImage,
+    options: &Options,
+    stages: &StageOptions,
+    stored_dpi: Option<f32>,
+) -> Result<Digitization, Error> {
     options.validate()?;
+    let dpi = options
+        .dpi
+        .map(|d| Dpi {
+            dpi: d,
+            given: true,
+        })
+        .or(stored_dpi.map(|d| Dpi {
+            dpi: d,
+            given: false,
+        }));
     let mut timer = stage_timer();
     // Ink planes of the page as given; recomputed only if the page must be turned upright.
     let planes = ink::separate(image, &stages.ink);
@@ -146,7 +172,7 @@ pub fn digitize_image(
         .filter(|&&v| v > 0.5)
         .count();
     let has_ink = inked * 7 >= planes.ink.data.len() / 1000;
-    let upright = digitize_upright(image, planes, options, stages);
+    let upright = digitize_upright(image, planes, options, stages, dpi);
     // No rows across the page, or rows without a pulse or a label: it may lie sideways.
     let doubtful = match &upright {
         Ok(u) => u.evidence.pulses == 0 && u.evidence.labels <= 1,
@@ -163,6 +189,7 @@ pub fn digitize_image(
         ink::separate(&turned, &stages.ink),
         options,
         stages,
+        dpi,
     );
     let Ok(mut other) = other else {
         return upright.map(|u| u.digitization);
@@ -231,6 +258,7 @@ fn digitize_upright(
     planes: ink::InkPlanes,
     options: &Options,
     stages: &StageOptions,
+    dpi: Option<Dpi>,
 ) -> Result<Upright, Error> {
     let mut timer = stage_timer();
     let transform = geometry::estimate(&planes.mark, &stages.geometry);
@@ -246,7 +274,7 @@ fn digitize_upright(
         timer("ink, upright");
         planes
     };
-    let mut reading = read_page(planes, transform, options, stages);
+    let mut reading = read_page(planes, transform, options, stages, dpi);
     // A page without calibration pulses at its rows' left ends may be upside down: try it
     // turned over and keep whichever reading shows more pulses and labels.
     // A page without any trace ink or with too much stays so upside down: only a reading
@@ -262,7 +290,7 @@ fn digitize_upright(
         };
         let planes =
             ink::separate_resampled(&geometry::apply(image, &flipped), &stages.ink, white_noise);
-        if let Ok(mut other) = read_page(planes, flipped, options, stages) {
+        if let Ok(mut other) = read_page(planes, flipped, options, stages, dpi) {
             let before = reading
                 .as_ref()
                 .map_or(Evidence::default(), Reading::evidence);
@@ -458,12 +486,22 @@ impl Reading {
     }
 }
 
+/// The image's resolution, for a page without a grid.
+#[derive(Debug, Clone, Copy)]
+struct Dpi {
+    /// Dots per inch of the working image.
+    dpi: f32,
+    /// Given by the user (taken as it is) rather than stated by the file (checked first).
+    given: bool,
+}
+
 /// Stages 3 and 4 on an upright page: grid, ink runs, layout (with the paper speed).
 fn read_page(
     mut planes: ink::InkPlanes,
     transform: geometry::PageTransform,
     options: &Options,
     stages: &StageOptions,
+    dpi: Option<Dpi>,
 ) -> Result<Reading, Error> {
     let mut warnings = Vec::new();
     let mut grid = grid::measure(&planes, &stages.grid);
@@ -543,26 +581,67 @@ fn read_page(
         let pulses = calibration::pulse_width_px(&layout).map(|w| {
             grid::scale_from_pulses(w, stages.calibration.pulse_s, speed, long_px, &stages.grid)
         });
-        let note = match pulses {
-            Some((s, Some(mm))) => format!(
-                "no ECG grid found: the calibration pulses make the page {mm} mm long \
-                 ({s:.2} px/mm)"
+        // A given resolution stands; a stated one only where it makes a printout-sized page
+        // and agrees with the pulses (files often state a default such as 72 dpi).
+        let stated = dpi.filter(|d| {
+            let s = d.dpi / 25.4;
+            let page_mm = long_px / s;
+            let sized = (stages.grid.min_page_mm..=stages.grid.max_page_mm).contains(&page_mm);
+            let agrees =
+                pulses.is_none_or(|(p, _)| (s / p - 1.0).abs() <= stages.grid.paper_fit_tolerance);
+            d.given || (sized && agrees)
+        });
+        let (scale, note) = match (stated, pulses) {
+            (Some(d), _) => (
+                Some(d.dpi / 25.4),
+                format!(
+                    "no ECG grid found: scaled by the image's resolution, {:.0} dpi {} ({:.2} px/mm)",
+                    d.dpi,
+                    if d.given { "as given" } else { "as the file states" },
+                    d.dpi / 25.4
+                ),
             ),
-            Some((s, None)) => format!(
-                "no ECG grid found: scaled by the calibration pulses' width ({s:.2} px/mm at \
-                 {speed} mm/s)"
+            (None, Some((s, Some(mm)))) => (
+                Some(s),
+                format!(
+                    "no ECG grid found: the calibration pulses make the page {mm} mm long \
+                     ({s:.2} px/mm)"
+                ),
             ),
-            None => format!(
-                "no ECG grid found: assumed the page is {:.0} mm long ({:.2} px/mm)",
-                stages.grid.typical_page_mm, grid.px_per_mm_x
+            (None, Some((s, None))) => (
+                Some(s),
+                format!(
+                    "no ECG grid found: scaled by the calibration pulses' width ({s:.2} px/mm \
+                     at {speed} mm/s)"
+                ),
+            ),
+            (None, None) => (
+                None,
+                format!(
+                    "no ECG grid found: assumed the page is {:.0} mm long ({:.2} px/mm)",
+                    stages.grid.typical_page_mm, grid.px_per_mm_x
+                ),
             ),
         };
         warnings.push(note);
-        if let Some((s, _)) = pulses.filter(|&(s, _)| (s / grid.px_per_mm_x - 1.0).abs() > 1e-3) {
+        if let Some(s) = scale.filter(|&s| (s / grid.px_per_mm_x - 1.0).abs() > 1e-3) {
             grid.px_per_mm_x = s;
             grid.px_per_mm_y = s;
             layout_warnings.clear();
             layout = detect_layout((s, s), speed, &mut layout_warnings)?;
+        }
+        // Nothing printed for an ECG at all: rows of dark texture in a photo also line up.
+        let furniture = layout.labels_read > 0
+            || layout
+                .rows
+                .iter()
+                .any(|r| r.pulse.is_some() || r.end_pulse.is_some() || !r.separators.is_empty());
+        if !furniture && options.layout.is_none() {
+            return Err(Error::LayoutNotRecognised(
+                "no ECG grid, calibration pulse, lead separator or lead label found: is this an \
+                 ECG printout?"
+                    .into(),
+            ));
         }
     }
     if options.speed_mm_per_s.is_none() {

@@ -287,6 +287,11 @@ pub struct Options {
     /// Pages whose longer side exceeds this many pixels are downscaled first, to bound time
     /// and memory; 300 DPI letter paper (3300 px) stays untouched.
     pub max_working_side_px: u32,
+    /// Resolution of the image in dots per inch, for pages without a grid to measure;
+    /// `None` takes the one the file states, where it makes a printout-sized page that
+    /// agrees with the calibration pulses.
+    #[serde(default)]
+    pub dpi: Option<f32>,
 }
 
 impl Default for Options {
@@ -298,6 +303,7 @@ impl Default for Options {
             fs_hz: 500.0,
             limits: DecodeLimits::default(),
             max_working_side_px: 4000,
+            dpi: None,
         }
     }
 }
@@ -349,6 +355,13 @@ impl Options {
                 "sampling rate {} Hz is outside 50–5000 Hz",
                 self.fs_hz
             )));
+        }
+        if let Some(d) = self.dpi {
+            if !(d.is_finite() && (20.0..=2400.0).contains(&d)) {
+                return Err(Error::InvalidOption(format!(
+                    "resolution {d} dpi is outside 20–2400 dpi"
+                )));
+            }
         }
         if self.max_working_side_px < 500 {
             return Err(Error::InvalidOption(

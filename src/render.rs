@@ -518,6 +518,29 @@ pub fn to_png(image: &RgbImage) -> Vec<u8> {
     bytes
 }
 
+/// Encodes a page as PNG stating its resolution (a pHYs chunk, in pixels per metre), as a
+/// scanner writes it.
+pub fn to_png_at_dpi(image: &RgbImage, dpi: f32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, image.width(), image.height());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let ppm = (dpi / 0.0254).round() as u32;
+    encoder.set_pixel_dims(Some(png::PixelDimensions {
+        xppu: ppm,
+        yppu: ppm,
+        unit: png::Unit::Meter,
+    }));
+    let mut writer = encoder
+        .write_header()
+        .expect("an in-memory PNG header cannot fail");
+    writer
+        .write_image_data(image.as_raw())
+        .expect("an in-memory RGB image fits its header");
+    drop(writer);
+    bytes
+}
+
 /// Samples of the page timeline.
 fn page_samples(ecg: &SyntheticEcg, duration_s: f32) -> usize {
     if ecg.fs_hz > 0.0 {

@@ -404,3 +404,55 @@ fn page_without_a_grid_is_scaled_by_its_pulses() {
         );
     }
 }
+
+#[test]
+fn page_without_grid_or_pulses_is_scaled_by_the_resolution_its_file_states() {
+    use ecg_digitizer::render::{to_png, to_png_at_dpi};
+    // An A4 page at 150 DPI: without a grid or pulses, only the file's resolution tells its
+    // scale; without it the page is taken for letter size, 6 % off in time.
+    let o = RenderOptions {
+        grid: false,
+        pulse: false,
+        page_mm: (297.0, 210.0),
+        dpi: 150.0,
+        seed: 13,
+        ..Default::default()
+    };
+    let ecg = synthetic_ecg(7 + o.seed, 72.0, 10.0, 500.0);
+    let page = render(&ecg, &o);
+    let score = |bytes: &[u8], options: &Options| {
+        let d = ecg_digitizer::digitize(bytes, options).unwrap();
+        let pred = Table {
+            leads: ecg_digitizer::Lead::ALL
+                .iter()
+                .map(|&l| {
+                    (0..d.n_samples)
+                        .map(|n| d.lead(l).and_then(|s| s.at(n)).map(f64::from))
+                        .collect()
+                })
+                .collect(),
+            fs_hz: d.fs_hz as f64,
+        };
+        let s = score_page(&page.truth, &pred, 0.2);
+        (s.mean_raw_db(), 10.0 * s.aligned_ratio().log10())
+    };
+    let defaults = Options::default();
+    let stated = score(&to_png_at_dpi(&page.image, 150.0), &defaults);
+    let bare = score(&to_png(&page.image), &defaults);
+    let given = score(
+        &to_png(&page.image),
+        &Options {
+            dpi: Some(150.0),
+            ..Options::default()
+        },
+    );
+    // A default a file states (72 dpi makes this page 1.2 m long) is not believed.
+    let implausible = score(&to_png_at_dpi(&page.image, 72.0), &defaults);
+    eprintln!("stated {stated:?}, given {given:?}, none {bare:?}, 72 dpi {implausible:?}");
+    // (A pHYs chunk holds whole pixels per metre: 150 dpi is stored as 150.01.)
+    for (name, s) in [("stated", stated), ("given", given)] {
+        assert!(s.0 >= 24.0 && s.1 >= 24.0, "{name} {s:?}");
+    }
+    assert_eq!(implausible, bare);
+    assert!(bare.1 < stated.1 - 3.0, "letter assumption {bare:?}");
+}
