@@ -56,25 +56,19 @@ pub struct OrderCheck {
     pub replaced_by: Option<(LayoutSpec, f32)>,
 }
 
-/// How badly `rows` (leads per layout row, as the panels are laid out) breaks the limb-lead
-/// relations on this page: the relations' power over the leads' own, after removing each
+/// How badly `naming` (its leads per layout row, as the panels are laid out, and those it
+/// prints upside down) breaks the limb-lead relations on this page: the relations' power over the leads' own, after removing each
 /// panel's mean (rows sit at different heights). `None` where the limb leads do not share
 /// enough seconds to tell.
 pub fn residual(
     layout: &Layout,
-    rows: &[Vec<Lead>],
-    inverted: &[Lead],
+    naming: &LayoutSpec,
     traces: &[RowTrace],
     opts: &EinthovenOptions,
 ) -> Option<f32> {
+    let rows = &naming.rows;
     // The short panel that shows each limb lead under this naming.
-    let rhythm = LayoutSpec {
-        name: String::new(),
-        rows: rows.to_vec(),
-        same_time_columns: layout.spec.same_time_columns,
-        inverted: Vec::new(),
-    }
-    .rhythm_rows();
+    let rhythm = naming.rhythm_rows();
     let mut col = vec![0usize; rows.len()];
     let mut panel_of: [Option<usize>; 6] = [None; 6];
     for (k, p) in layout.panels.iter().enumerate() {
@@ -94,15 +88,8 @@ pub fn residual(
     for rel in &RELATIONS {
         let used: Vec<(usize, f32)> = (0..6)
             .filter(|&i| rel[i] != 0.0)
-            .map(|i| {
-                // A lead printed upside down enters with the opposite sign.
-                let sign = if inverted.contains(&Lead::ALL[i]) {
-                    -1.0
-                } else {
-                    1.0
-                };
-                panel_of[i].map(|k| (k, sign * rel[i]))
-            })
+            // A lead printed upside down enters with the opposite sign.
+            .map(|i| panel_of[i].map(|k| (k, naming.sign(Lead::ALL[i]) * rel[i])))
             .collect::<Option<_>>()?;
         // Each panel with the columns it spans.
         let panels: Vec<_> = used
@@ -167,13 +154,7 @@ pub fn check_order(
     traces: &[RowTrace],
     opts: &EinthovenOptions,
 ) -> OrderCheck {
-    let own = residual(
-        layout,
-        &layout.spec.rows,
-        &layout.spec.inverted,
-        traces,
-        opts,
-    );
+    let own = residual(layout, &layout.spec, traces, opts);
     let mut check = OrderCheck {
         residual: own,
         replaced_by: None,
@@ -194,7 +175,7 @@ pub fn check_order(
                 *row = layout.spec.rows[r].clone();
             }
         }
-        if let Some(e) = residual(layout, &alt.rows, &alt.inverted, traces, opts) {
+        if let Some(e) = residual(layout, &alt, traces, opts) {
             if best.as_ref().is_none_or(|b| e < b.1) {
                 best = Some((alt, e));
             }
@@ -266,8 +247,7 @@ mod tests {
                 {
                     let s = ((i - x0) as f32 / px_per_s * 500.0) as usize;
                     // 10 px per mV, y down, each row at its own height.
-                    let sign = if order.is_inverted(lead) { -1.0 } else { 1.0 };
-                    *y = rows[r].center_y - 10.0 * sign * ecg.lead(lead)[s];
+                    *y = rows[r].center_y - 10.0 * order.sign(lead) * ecg.lead(lead)[s];
                 }
             }
             let points = ys
@@ -301,15 +281,8 @@ mod tests {
         let truth = LayoutSpec::bottom_up(2, &[Lead::II]);
         let (layout, traces) = page(&truth);
         let o = EinthovenOptions::default();
-        let right = residual(&layout, &truth.rows, &[], &traces, &o).unwrap();
-        let wrong = residual(
-            &layout,
-            &LayoutSpec::six_by_two(&[Lead::II]).rows,
-            &[],
-            &traces,
-            &o,
-        )
-        .unwrap();
+        let right = residual(&layout, &truth, &traces, &o).unwrap();
+        let wrong = residual(&layout, &LayoutSpec::six_by_two(&[Lead::II]), &traces, &o).unwrap();
         assert!(right < 0.01, "right order residual {right}");
         assert!(wrong > 0.5, "wrong order residual {wrong}");
     }
@@ -348,7 +321,11 @@ mod tests {
         assert!(layout.panels.iter().filter(|p| p.inverted).count() == 1);
         // Read upright, the printed -aVR breaks the relations.
         let o = EinthovenOptions::default();
-        let upright = residual(&layout, &truth.rows, &[], &traces, &o).unwrap();
+        let upright = LayoutSpec {
+            inverted: Vec::new(),
+            ..truth
+        };
+        let upright = residual(&layout, &upright, &traces, &o).unwrap();
         assert!(upright > 0.5, "residual with aVR upright {upright}");
     }
 }

@@ -142,6 +142,15 @@ impl LayoutSpec {
         self.inverted.contains(&lead)
     }
 
+    /// The factor from `lead` to its printed trace: -1 where it is printed upside down.
+    pub fn sign(&self, lead: Lead) -> f32 {
+        if self.is_inverted(lead) {
+            -1.0
+        } else {
+            1.0
+        }
+    }
+
     /// The six limb leads, one per row.
     pub fn limb_6x1() -> LayoutSpec {
         let rows = Lead::ALL[..6].iter().map(|&l| vec![l]).collect();

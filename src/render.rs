@@ -651,11 +651,7 @@ fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> P
         };
         let end = panel.samples.end.min(signal.len());
         points.clear();
-        let sign = if opts.layout.is_inverted(panel.lead) {
-            -1.0
-        } else {
-            1.0
-        };
+        let sign = opts.layout.sign(panel.lead);
         points.extend(
             (panel.samples.start..end)
                 .map(|n| sample_point(g, ecg.fs_hz, panel, n, sign * signal[n])),
