@@ -648,13 +648,24 @@ impl<'a> RowCosts<'a> {
         (left.0 || right.0) && left.1 && right.1
     }
 
-    /// Cost of moving from step `a` in path column `j` to run `r` in column `i` (within the
-    /// bridge), leaving at its top or bottom; returns the cost (without the unary) and where
-    /// the path enters `r`.
-    fn link(&self, a: &Step, j: usize, r: &Run, i: usize, exit_top: bool) -> (f32, f32) {
+    /// Whether a path from column `j` to column `i` crosses a panel boundary into a new lead.
+    fn new_lead(&self, j: usize, i: usize) -> bool {
+        self.boundaries_before[i + 1] > self.boundaries_before[j + 1]
+    }
+
+    /// Cost of moving from step `a`, `g` columns back (within the bridge), into a run whose
+    /// centreline spans `lo..=hi`, leaving at its top or bottom; `new_lead` when the move
+    /// crosses a panel boundary. Returns the cost (without the unary) and where the path
+    /// enters the run.
+    fn link(
+        &self,
+        a: &Step,
+        (lo, hi): (f32, f32),
+        g: usize,
+        new_lead: bool,
+        exit_top: bool,
+    ) -> (f32, f32) {
         let o = self.o;
-        let (lo, hi) = centreline(r);
-        let new_lead = self.boundaries_before[i + 1] > self.boundaries_before[j + 1];
         let (alo, ahi) = centreline(&a.run);
         let from = if a.exit_top { alo } else { ahi };
         // Across a boundary the new lead's trace owes nothing to the last one's height: it
@@ -667,9 +678,8 @@ impl<'a> RowCosts<'a> {
             ((from - entry).abs() - 1.0).max(0.0)
         };
         let extra = if exit_top { hi - entry } else { entry - lo };
-        let c = o.missing_cost * (i - j - 1) as f32
-            + o.gap_cost_per_px * gap
-            + o.turn_cost_per_px * extra;
+        let c =
+            o.missing_cost * (g - 1) as f32 + o.gap_cost_per_px * gap + o.turn_cost_per_px * extra;
         (c, entry)
     }
 }
@@ -692,7 +702,6 @@ fn follow_row(
     let debug_x = debug::candidates_column(row.center_y);
     let costs = RowCosts::new(runs, row, xa, n, px_per_mm_y, o);
     let (max_len, bridge) = (costs.max_len, costs.bridge);
-    let in_label = |x: usize, r: &Run| costs.in_label(x, r);
     let mut cols: Vec<Vec<Cand>> = Vec::with_capacity(n);
     // Best (cost - missing * column) over columns old enough to restart from.
     let mut restart_best: Option<(f32, usize, usize)> = None;
@@ -721,7 +730,7 @@ fn follow_row(
             Mask::Separator { top, bottom } => in_band()
                 .filter(|r| r.top as f32 <= bottom && r.bottom as f32 >= top)
                 .flat_map(|r| clear_of_bar(r, top, bottom, o.bar_overshoot_mm * px_per_mm_y))
-                .filter(|r| !in_label(x, r))
+                .filter(|r| !costs.in_label(x, r))
                 .collect(),
         };
         {
@@ -759,8 +768,10 @@ fn follow_row(
                     }
                     for g in 1..=bridge.min(i) {
                         let j = i - g;
+                        let new_lead = costs.new_lead(j, i);
                         for (k, a) in cols[j].iter().enumerate() {
-                            let (link, entry) = costs.link(&a.step, j, r, i, exit_top);
+                            let (link, entry) =
+                                costs.link(&a.step, (lo, hi), g, new_lead, exit_top);
                             let c = a.cost + link + u;
                             if c < best.cost {
                                 best.cost = c;
