@@ -32,7 +32,8 @@ pub struct GridOptions {
     /// Long sides of the paper sizes ECGs are printed on, in mm (A5, letter, A4, legal, A3):
     /// on a page without a grid, the one the calibration pulses agree with gives the scale.
     pub paper_long_sides_mm: [f32; 5],
-    /// How far (relative) the pulses' scale may differ from a paper size's and still take it.
+    /// How far (relative) the pulses' scale may differ from a paper size's, or from a
+    /// resolution the file states, and still take it.
     pub paper_fit_tolerance: f32,
 }
 

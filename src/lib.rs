@@ -578,51 +578,8 @@ fn read_page(
     let mut layout = detect_layout(scale, speed, &mut layout_warnings)?;
     if !grid.found {
         let long_px = planes.ink.width.max(planes.ink.height) as f32;
-        let pulses = calibration::pulse_width_px(&layout).map(|w| {
-            grid::scale_from_pulses(w, stages.calibration.pulse_s, speed, long_px, &stages.grid)
-        });
-        // A given resolution stands; a stated one only where it makes a printout-sized page
-        // and agrees with the pulses (files often state a default such as 72 dpi).
-        let stated = dpi.filter(|d| {
-            let s = d.dpi / 25.4;
-            let page_mm = long_px / s;
-            let sized = (stages.grid.min_page_mm..=stages.grid.max_page_mm).contains(&page_mm);
-            let agrees =
-                pulses.is_none_or(|(p, _)| (s / p - 1.0).abs() <= stages.grid.paper_fit_tolerance);
-            d.given || (sized && agrees)
-        });
-        let (scale, note) = match (stated, pulses) {
-            (Some(d), _) => (
-                Some(d.dpi / 25.4),
-                format!(
-                    "no ECG grid found: scaled by the image's resolution, {:.0} dpi {} ({:.2} px/mm)",
-                    d.dpi,
-                    if d.given { "as given" } else { "as the file states" },
-                    d.dpi / 25.4
-                ),
-            ),
-            (None, Some((s, Some(mm)))) => (
-                Some(s),
-                format!(
-                    "no ECG grid found: the calibration pulses make the page {mm} mm long \
-                     ({s:.2} px/mm)"
-                ),
-            ),
-            (None, Some((s, None))) => (
-                Some(s),
-                format!(
-                    "no ECG grid found: scaled by the calibration pulses' width ({s:.2} px/mm \
-                     at {speed} mm/s)"
-                ),
-            ),
-            (None, None) => (
-                None,
-                format!(
-                    "no ECG grid found: assumed the page is {:.0} mm long ({:.2} px/mm)",
-                    stages.grid.typical_page_mm, grid.px_per_mm_x
-                ),
-            ),
-        };
+        let (scale, note) =
+            scale_without_grid(&layout, long_px, speed, dpi, grid.px_per_mm_x, stages);
         warnings.push(note);
         if let Some(s) = scale.filter(|&s| (s / grid.px_per_mm_x - 1.0).abs() > 1e-3) {
             grid.px_per_mm_x = s;
@@ -669,6 +626,71 @@ fn read_page(
         speed_source,
         warnings,
     })
+}
+
+/// The scale of a page without a grid (pixels per mm; `None` keeps the assumed
+/// `assumed_px_per_mm`) and the warning that says where it came from: a given resolution,
+/// else a stated one that makes a printout-sized page agreeing with the pulses, else the
+/// calibration pulses (refined to a paper size), else the assumption. `long_px` is the
+/// page's long side, `speed` the paper speed the pulses are read at.
+fn scale_without_grid(
+    layout: &layout::Layout,
+    long_px: f32,
+    speed: f32,
+    dpi: Option<Dpi>,
+    assumed_px_per_mm: f32,
+    stages: &StageOptions,
+) -> (Option<f32>, String) {
+    let pulses = calibration::pulse_width_px(layout).map(|w| {
+        grid::scale_from_pulses(w, stages.calibration.pulse_s, speed, long_px, &stages.grid)
+    });
+    // A given resolution stands; a stated one only where it makes a printout-sized page
+    // and agrees with the pulses (files often state a default such as 72 dpi).
+    let stated = dpi.filter(|d| {
+        let s = d.dpi / 25.4;
+        let page_mm = long_px / s;
+        let sized = (stages.grid.min_page_mm..=stages.grid.max_page_mm).contains(&page_mm);
+        let agrees =
+            pulses.is_none_or(|(p, _)| (s / p - 1.0).abs() <= stages.grid.paper_fit_tolerance);
+        d.given || (sized && agrees)
+    });
+    match (stated, pulses) {
+        (Some(d), _) => (
+            Some(d.dpi / 25.4),
+            format!(
+                "no ECG grid found: scaled by the image's resolution, {:.0} dpi {} \
+                 ({:.2} px/mm)",
+                d.dpi,
+                if d.given {
+                    "as given"
+                } else {
+                    "as the file states"
+                },
+                d.dpi / 25.4
+            ),
+        ),
+        (None, Some((s, Some(mm)))) => (
+            Some(s),
+            format!(
+                "no ECG grid found: the calibration pulses make the page {mm} mm long \
+                 ({s:.2} px/mm)"
+            ),
+        ),
+        (None, Some((s, None))) => (
+            Some(s),
+            format!(
+                "no ECG grid found: scaled by the calibration pulses' width ({s:.2} px/mm \
+                 at {speed} mm/s)"
+            ),
+        ),
+        (None, None) => (
+            None,
+            format!(
+                "no ECG grid found: assumed the page is {:.0} mm long ({:.2} px/mm)",
+                stages.grid.typical_page_mm, assumed_px_per_mm
+            ),
+        ),
+    }
 }
 
 /// Prints stage durations to stderr when `ECG_DEBUG_TIME` is set (native only).
