@@ -3,7 +3,7 @@
 
 use ecg_digitizer::eval::{score_page, Table};
 use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions, Rendered};
-use ecg_digitizer::{digitize_image, Options, StageOptions};
+use ecg_digitizer::{digitize_image, Digitization, Options, StageOptions};
 
 /// Digitizes the image `edit` makes of a rendered page (the page itself, or a crop, say) and
 /// returns (mean raw SNR dB, aligned dB). The truth keeps every sample, so whatever the edit
@@ -13,6 +13,11 @@ fn score_edited(opts: RenderOptions, edit: impl Fn(&Rendered) -> image::RgbImage
     let page = render(&ecg, &opts);
     let d = digitize_image(&edit(&page), &Options::default(), &StageOptions::default())
         .unwrap_or_else(|e| panic!("digitize failed: {e}"));
+    score(&page, &d)
+}
+
+/// (mean raw SNR dB, aligned dB) of a digitization against its rendered page's truth.
+fn score(page: &Rendered, d: &Digitization) -> (f64, f64) {
     let pred = Table {
         leads: ecg_digitizer::Lead::ALL
             .iter()
@@ -421,20 +426,7 @@ fn page_without_grid_or_pulses_is_scaled_by_the_resolution_its_file_states() {
     let ecg = synthetic_ecg(7 + o.seed, 72.0, 10.0, 500.0);
     let page = render(&ecg, &o);
     let score = |bytes: &[u8], options: &Options| {
-        let d = ecg_digitizer::digitize(bytes, options).unwrap();
-        let pred = Table {
-            leads: ecg_digitizer::Lead::ALL
-                .iter()
-                .map(|&l| {
-                    (0..d.n_samples)
-                        .map(|n| d.lead(l).and_then(|s| s.at(n)).map(f64::from))
-                        .collect()
-                })
-                .collect(),
-            fs_hz: d.fs_hz as f64,
-        };
-        let s = score_page(&page.truth, &pred, 0.2);
-        (s.mean_raw_db(), 10.0 * s.aligned_ratio().log10())
+        score(&page, &ecg_digitizer::digitize(bytes, options).unwrap())
     };
     let defaults = Options::default();
     let stated = score(&to_png_at_dpi(&page.image, 150.0), &defaults);
