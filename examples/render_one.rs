@@ -1,21 +1,39 @@
 //! Renders one synthetic page from command-line settings, for checking by eye or by eval:
-//! `cargo run --release --example render_one -- out.png truth.csv rotation_deg [noise] [dpi] [seed] [nogrid]`.
+//! `cargo run --release --example render_one -- out.png truth.csv [key=value ...]` with keys
+//! `rotation`, `noise`, `dpi`, `seed`, `grid` (0 or 1), `keystone` (top,right), `shading`
+//! and `blur` (see `RenderOptions`).
 
 use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |i: usize, d: f32| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
-    let seed = arg(6, 1.0) as u64;
-    let opts = RenderOptions {
-        rotation_deg: arg(3, 0.0),
-        noise_sigma: arg(4, 0.0),
-        dpi: arg(5, 200.0),
-        seed,
-        grid: args.get(7).is_none_or(|v| v != "nogrid"),
+    if args.len() < 3 {
+        eprintln!("usage: render_one out.png truth.csv [key=value ...]");
+        std::process::exit(2);
+    }
+    let mut opts = RenderOptions {
+        seed: 1,
         ..RenderOptions::default()
     };
-    let ecg = synthetic_ecg(7 + seed, 72.0, 10.0, 500.0);
+    for arg in &args[3..] {
+        let (key, value) = arg.split_once('=').expect("settings are key=value");
+        let num = |v: &str| -> f32 { v.parse().expect("a number") };
+        match key {
+            "rotation" => opts.rotation_deg = num(value),
+            "noise" => opts.noise_sigma = num(value),
+            "dpi" => opts.dpi = num(value),
+            "seed" => opts.seed = num(value) as u64,
+            "grid" => opts.grid = value != "0",
+            "shading" => opts.shading = num(value),
+            "blur" => opts.blur_px = num(value),
+            "keystone" => {
+                let (a, b) = value.split_once(',').expect("keystone=top,right");
+                opts.keystone = (num(a), num(b));
+            }
+            _ => panic!("unknown setting {key}"),
+        }
+    }
+    let ecg = synthetic_ecg(7 + opts.seed, 72.0, 10.0, 500.0);
     let page = render(&ecg, &opts);
     std::fs::write(&args[1], to_png(&page.image)).expect("write png");
     std::fs::write(&args[2], page.truth.to_csv()).expect("write csv");

@@ -20,6 +20,7 @@ use crate::lead::Lead;
 use crate::options::LayoutSpec;
 use crate::raster::Plane;
 use image::{Rgb, RgbImage};
+use imageproc::geometric_transformations::Projection;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 use std::ops::Range;
@@ -345,8 +346,17 @@ pub struct RenderOptions {
     pub separator_lead_s: f32,
     /// Counter-clockwise page rotation on screen, in degrees, about the image centre.
     pub rotation_deg: f32,
-    /// Colour of the corners that rotation uncovers.
+    /// Colour of the corners that rotation or perspective uncovers.
     pub rotation_fill_rgb: [u8; 3],
+    /// A photo taken from off the page's axis: how much shorter the top edge comes out than
+    /// the bottom one (first) and the right edge than the left one (second), as fractions
+    /// of their length; negative shortens the other edge. (0, 0) is a flat scan.
+    pub keystone: (f32, f32),
+    /// Uneven lighting: the bottom-right corner is this fraction darker than the top-left,
+    /// shading linearly between them; 0 is even light.
+    pub shading: f32,
+    /// Lens blur: standard deviation of a Gaussian blur, in pixels; 0 is sharp.
+    pub blur_px: f32,
     /// Standard deviation of additive Gaussian pixel noise, on the 0–255 scale; 0 = none.
     pub noise_sigma: f32,
     /// Seed of the pixel noise.
@@ -383,6 +393,9 @@ impl Default for RenderOptions {
             separator_lead_s: 0.002,
             rotation_deg: 0.0,
             rotation_fill_rgb: [255, 255, 255],
+            keystone: (0.0, 0.0),
+            shading: 0.0,
+            blur_px: 0.0,
             noise_sigma: 0.0,
             seed: 0,
         }
@@ -434,6 +447,8 @@ pub struct RenderedGeometry {
     pub panels: Vec<RenderedPanel>,
     /// Rotation applied after drawing, counter-clockwise on screen, in degrees.
     pub rotation_deg: f32,
+    /// [`RenderOptions::keystone`], applied after the rotation.
+    pub keystone: (f32, f32),
 }
 
 impl RenderedGeometry {
@@ -452,13 +467,39 @@ impl RenderedGeometry {
         (self.width_px as f32 / 2.0, self.height_px as f32 / 2.0)
     }
 
-    /// Where the upright point `(x, y)` lies in the final (rotated) image.
+    /// Where the upright point `(x, y)` lies in the final (rotated, photographed) image.
     pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
         let (s, c) = sin_cos_deg(self.rotation_deg);
         let (cx, cy) = self.center();
         let (dx, dy) = (x - cx, y - cy);
         // y points down, so a counter-clockwise turn lifts the right side.
-        (cx + dx * c + dy * s, cy - dx * s + dy * c)
+        let turned = (cx + dx * c + dy * s, cy - dx * s + dy * c);
+        match self.keystone_projection() {
+            Some(k) => k * turned,
+            None => turned,
+        }
+    }
+
+    /// The perspective of [`RenderOptions::keystone`]: the rotated page's corners to the
+    /// photo's quadrilateral; `None` for a flat scan.
+    pub fn keystone_projection(&self) -> Option<Projection> {
+        let (top, right) = self.keystone;
+        if top == 0.0 && right == 0.0 {
+            return None;
+        }
+        let (w, h) = (self.width_px as f32, self.height_px as f32);
+        // Each edge's shortening, split evenly between its two ends.
+        let (top_in, bottom_in) = (top.max(0.0) * w / 2.0, (-top).max(0.0) * w / 2.0);
+        let (right_in, left_in) = (right.max(0.0) * h / 2.0, (-right).max(0.0) * h / 2.0);
+        Projection::from_control_points(
+            [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)],
+            [
+                (top_in, left_in),
+                (w - top_in, right_in),
+                (w - bottom_in, h - right_in),
+                (bottom_in, h - left_in),
+            ],
+        )
     }
 
     /// Whether a point of the final image lies on it.
@@ -486,7 +527,8 @@ pub struct Rendered {
 
 /// Draws `ecg` onto ECG paper as `opts` says, and records what is visible.
 ///
-/// The page is drawn upright, then rotated (bilinear), then noised.
+/// The page is drawn upright, then rotated and photographed at an angle (bilinear), shaded,
+/// blurred and noised.
 /// The page timeline has `duration_s × fs` samples; in a row of `c` columns, column `j` shows
 /// the samples of `[j·D/c, (j+1)·D/c)`. Samples past the end of `ecg` are not drawn.
 pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
@@ -497,6 +539,16 @@ pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
     drop(ink);
     if opts.rotation_deg != 0.0 {
         image = rotate(&image, opts.rotation_deg, opts.rotation_fill_rgb);
+    }
+    if let Some(k) = geometry.keystone_projection() {
+        let back = k.invert();
+        image = resample(&image, opts.rotation_fill_rgb, |x, y| back * (x, y));
+    }
+    if opts.shading != 0.0 {
+        shade(&mut image, opts.shading);
+    }
+    if opts.blur_px > 0.0 {
+        blur(&mut image, opts.blur_px);
     }
     if opts.noise_sigma > 0.0 {
         add_noise(&mut image, opts.noise_sigma, opts.seed);
@@ -620,6 +672,7 @@ fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
         separator_x_px,
         panels,
         rotation_deg: opts.rotation_deg,
+        keystone: opts.keystone,
     }
 }
 
@@ -877,9 +930,19 @@ fn sin_cos_deg(deg: f32) -> (f32, f32) {
 /// Turns the image counter-clockwise on screen by `deg` about its centre (bilinear), filling
 /// uncovered corners with `fill`.
 fn rotate(src: &RgbImage, deg: f32, fill: [u8; 3]) -> RgbImage {
-    let (w, h) = (src.width() as usize, src.height() as usize);
     let (s, c) = sin_cos_deg(deg);
-    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let (cx, cy) = (src.width() as f32 / 2.0, src.height() as f32 / 2.0);
+    // Inverse of `RenderedGeometry::to_image`'s turn.
+    resample(src, fill, |x, y| {
+        let (dx, dy) = (x - cx, y - cy);
+        (cx + dx * c - dy * s, cy + dx * s + dy * c)
+    })
+}
+
+/// The image whose point `(x, y)` shows `src` at `source(x, y)` (bilinear, continuous
+/// coordinates); points from outside `src` get `fill`.
+fn resample(src: &RgbImage, fill: [u8; 3], source: impl Fn(f32, f32) -> (f32, f32)) -> RgbImage {
+    let (w, h) = (src.width() as usize, src.height() as usize);
     let fill = to_f32(fill);
     let raw = src.as_raw();
     let fetch = |x: i64, y: i64| -> [f32; 3] {
@@ -892,12 +955,10 @@ fn rotate(src: &RgbImage, deg: f32, fill: [u8; 3]) -> RgbImage {
     };
     let mut out = RgbImage::new(src.width(), src.height());
     for (yo, row) in out.chunks_exact_mut(w * 3).enumerate() {
-        let dy = yo as f32 + 0.5 - cy;
         for (xo, pixel) in row.chunks_exact_mut(3).enumerate() {
-            let dx = xo as f32 + 0.5 - cx;
-            // Inverse of `RenderedGeometry::to_image`, shifted so that pixel centres are integers.
-            let u = cx + dx * c - dy * s - 0.5;
-            let v = cy + dx * s + dy * c - 0.5;
+            let (u, v) = source(xo as f32 + 0.5, yo as f32 + 0.5);
+            // Shifted so that pixel centres are integers.
+            let (u, v) = (u - 0.5, v - 0.5);
             let (x0, y0) = (u.floor(), v.floor());
             let (fx, fy) = (u - x0, v - y0);
             let (x0, y0) = (x0 as i64, y0 as i64);
@@ -910,6 +971,57 @@ fn rotate(src: &RgbImage, deg: f32, fill: [u8; 3]) -> RgbImage {
         }
     }
     out
+}
+
+/// Darkens the page linearly from none at the top-left corner to `amount` at the
+/// bottom-right, as light falling from one side does.
+fn shade(image: &mut RgbImage, amount: f32) {
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    for (x, y, p) in image.enumerate_pixels_mut() {
+        let k = 1.0 - amount * (x as f32 / w + y as f32 / h) / 2.0;
+        for c in p.0.iter_mut() {
+            *c = to_u8(f32::from(*c) * k);
+        }
+    }
+}
+
+/// Separable Gaussian blur of standard deviation `sigma` pixels; edges repeat.
+fn blur(image: &mut RgbImage, sigma: f32) {
+    let radius = (3.0 * sigma).ceil() as i64;
+    let mut kernel: Vec<f32> = (-radius..=radius)
+        .map(|i| libm::expf(-((i * i) as f32) / (2.0 * sigma * sigma)))
+        .collect();
+    let total: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|k| *k /= total);
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    let mut plane = vec![0f32; (w * h * 3) as usize];
+    // Along rows into `plane`, then along columns back into the image.
+    let src = image.as_raw();
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut acc = 0.0;
+                for (k, i) in kernel.iter().zip(-radius..=radius) {
+                    let xs = (x + i).clamp(0, w - 1);
+                    acc += k * f32::from(src[((y * w + xs) * 3 + c) as usize]);
+                }
+                plane[((y * w + x) * 3 + c) as usize] = acc;
+            }
+        }
+    }
+    let out: &mut [u8] = image;
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut acc = 0.0;
+                for (k, i) in kernel.iter().zip(-radius..=radius) {
+                    let ys = (y + i).clamp(0, h - 1);
+                    acc += k * plane[((ys * w + x) * 3 + c) as usize];
+                }
+                out[((y * w + x) * 3 + c) as usize] = to_u8(acc);
+            }
+        }
+    }
 }
 
 /// Stream tag mixed into the noise seed, so that pixel noise and a signal made from the same
