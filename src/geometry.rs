@@ -5,9 +5,17 @@
 //! row and column projection profiles (the "projection profile" deskew method,
 //! <https://en.wikipedia.org/wiki/Document_layout_analysis>) refines it to a few
 //! hundredths of a degree.
+//!
+//! A page photographed at an angle shows its grid lines converging: each family meets at a
+//! vanishing point. The same sharpness, measured tile by tile and per family, gives the
+//! lines' local directions; the point they all aim at is fitted by least squares, and the
+//! homography that sends both vanishing points back to infinity makes the page square
+//! (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., §2.7).
 
 use crate::raster::Plane;
 use image::RgbImage;
+use imageproc::geometric_transformations::Projection;
+use nalgebra::{Matrix3, SymmetricEigen, Vector3};
 
 /// Tuning knobs of the deskew search.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,6 +32,26 @@ pub struct GeometryOptions {
     pub coarse_points: usize,
     /// Points sampled for the full-resolution refinement.
     pub fine_points: usize,
+    /// Strips along each family of grid lines (as the rotation has them) in which the
+    /// lines' directions are measured for the perspective estimate.
+    pub keystone_strips: usize,
+    /// Fits of the perspective, each on the page made square by the ones before.
+    pub keystone_passes: usize,
+    /// Points sampled for the perspective estimate, over the whole page.
+    pub keystone_points: usize,
+    /// A tile's line direction is sought this far either side of the page's rotation, in
+    /// degrees: more than a steep photo's lines turn across the page.
+    pub keystone_span_deg: f32,
+    /// A tile's sharpest direction counts only if its profile is this many times sharper
+    /// than on average over the search: a grid, not text or trace alone.
+    pub keystone_min_contrast: f64,
+    /// Perspective is corrected only if it turns the lines of some tile by more than this
+    /// many degrees from the page's rotation: less is a flat scan.
+    pub min_keystone_deg: f32,
+    /// ... and only if the vanishing points explain the tiles' directions this well: each
+    /// family's root-mean-square residual at most this share of the largest turn. Creases
+    /// bend lines locally, which no vanishing point explains.
+    pub keystone_max_residual: f32,
 }
 
 impl Default for GeometryOptions {
@@ -35,23 +63,33 @@ impl Default for GeometryOptions {
             coarse_step_deg: 0.25,
             coarse_points: 10_000,
             fine_points: 100_000,
+            keystone_strips: 8,
+            keystone_passes: 3,
+            keystone_points: 160_000,
+            keystone_span_deg: 4.0,
+            keystone_min_contrast: 1.3,
+            min_keystone_deg: 0.25,
+            keystone_max_residual: 0.35,
         }
     }
 }
 
 /// Maps upright (working) coordinates back to the decoded image, for overlays.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct PageTransform {
     /// Counter-clockwise rotation of the page as seen on screen, in degrees.
     pub rotation_deg: f32,
     /// Rotation centre, in pixels.
     pub center: (f32, f32),
+    /// Perspective of a page photographed at an angle: from the rotated page to the image.
+    /// `None` for a flat scan.
+    pub keystone: Option<Projection>,
 }
 
 impl PageTransform {
     /// Whether the page is left as it is.
     pub fn is_identity(&self) -> bool {
-        self.rotation_deg == 0.0
+        self.rotation_deg == 0.0 && self.keystone.is_none()
     }
 
     /// Where the upright point `(x, y)` lies in the image before deskewing.
@@ -59,25 +97,38 @@ impl PageTransform {
         let r = self.rotation_deg.to_radians();
         let (s, c) = (libm::sinf(r), libm::cosf(r));
         let (dx, dy) = (x - self.center.0, y - self.center.1);
-        (
+        let turned = (
             self.center.0 + dx * c + dy * s,
             self.center.1 - dx * s + dy * c,
-        )
+        );
+        match &self.keystone {
+            Some(k) => k * &turned,
+            None => turned,
+        }
     }
 }
 
-/// Estimates how the page is rotated, from its mark plane (grid, trace and text darkness).
-/// Rotations under `min_correction_deg` come back as none.
+/// Estimates how the page is rotated, and seen in perspective, from its mark plane (grid,
+/// trace and text darkness). Rotations under `min_correction_deg` come back as none.
 pub fn estimate(mark: &Plane, opts: &GeometryOptions) -> PageTransform {
     let angle = estimate_rotation_deg(mark, opts);
-    PageTransform {
+    let mut t = PageTransform {
         rotation_deg: if angle.abs() < opts.min_correction_deg {
             0.0
         } else {
             angle
         },
         center: centre_of(mark.width, mark.height),
+        keystone: None,
+    };
+    if let Some(page) = estimate_keystone(mark, angle, opts) {
+        // The keystone follows the rotation: it takes the turned frame's corners to where
+        // the page has them.
+        let corners = frame_corners((mark.width, mark.height));
+        let turned = corners.map(|(x, y)| t.to_source(x, y));
+        t.keystone = Projection::from_control_points(turned, corners.map(|p| page * p));
     }
+    t
 }
 
 /// The centre of a `w`×`h` raster, about which pages are turned.
@@ -91,6 +142,16 @@ fn centre_of(w: usize, h: usize) -> (f32, f32) {
 /// position advances by a constant step along the row: this is several times faster than
 /// imageproc's per-pixel `warp_with`, which the tests check it against.
 pub fn apply(image: &RgbImage, transform: &PageTransform) -> RgbImage {
+    if transform.keystone.is_some() {
+        // A homography bends rows into no straight line of constant step: per pixel.
+        let t = *transform;
+        return imageproc::geometric_transformations::warp_with(
+            image,
+            move |x, y| t.to_source(x, y),
+            imageproc::geometric_transformations::Interpolation::Bilinear,
+            imageproc::geometric_transformations::Border::Constant(image::Rgb([255, 255, 255])),
+        );
+    }
     let (w, h) = (image.width() as usize, image.height() as usize);
     let src = image.as_raw();
     if transform.center == centre_of(w, h) && transform.rotation_deg.abs() == 180.0 {
@@ -233,6 +294,304 @@ pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
     refine(&points, mark, best.0, 0.06, 0.01)
 }
 
+/// One family of grid lines: the rows' (running across the page) or the columns'.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Family {
+    Across,
+    Down,
+}
+
+impl Family {
+    /// Unit direction of this family's lines on a page turned `angle_deg` counter-clockwise.
+    fn direction(self, angle_deg: f32) -> (f64, f64) {
+        let (s, c) = (angle_deg as f64).to_radians().sin_cos();
+        match self {
+            Family::Across => (c, -s),
+            Family::Down => (s, c),
+        }
+    }
+
+    /// The turn, in degrees within ±90, of a line along `(dx, dy)`.
+    fn angle_of(self, dx: f64, dy: f64) -> f64 {
+        let a = match self {
+            Family::Across => (-dy).atan2(dx),
+            Family::Down => dx.atan2(dy),
+        }
+        .to_degrees();
+        (a + 90.0).rem_euclid(180.0) - 90.0
+    }
+}
+
+/// How a page photographed at an angle lies in the image: the homography from the upright
+/// page (the frame of `mark`, rotation and perspective undone) to the image. `None` when
+/// the grid lines are parallel to within `min_keystone_deg`, or converge in no consistent
+/// way.
+///
+/// The first fit measures lines whose direction changes across each strip; the page is
+/// then made square by it and measured again, where the remaining convergence is slight
+/// and each strip's lines are parallel, `keystone_passes` times in all.
+fn estimate_keystone(mark: &Plane, angle_deg: f32, opts: &GeometryOptions) -> Option<Projection> {
+    let points = subsample(&dark_points(mark), opts.keystone_points);
+    let frame = (mark.width, mark.height);
+    let corners = frame_corners(frame);
+    let first = page_quad(&points, frame, angle_deg, opts, true)?;
+    let mut total = Projection::from_control_points(corners, first)?;
+    for _ in 1..opts.keystone_passes {
+        // The points as the page made square so far has them.
+        let back = total.invert();
+        let upright: Vec<_> = points
+            .iter()
+            .map(|&(x, y, v)| {
+                let (u, w) = back * (x, y);
+                (u, w, v)
+            })
+            .collect();
+        let Some(step) = page_quad(&upright, frame, 0.0, opts, false)
+            .and_then(|quad| Projection::from_control_points(corners, quad))
+        else {
+            break;
+        };
+        total = total * step;
+    }
+    Some(total)
+}
+
+/// The corners of a `w`×`h` frame: top-left, top-right, bottom-right, bottom-left.
+fn frame_corners((w, h): (usize, usize)) -> [(f32, f32); 4] {
+    let (w, h) = ((w - 1) as f32, (h - 1) as f32);
+    [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+}
+
+/// Where the corners of a page whose dark `points` show grid lines turned about
+/// `angle_deg` lie, once the lines are traced to their vanishing points: the quadrilateral
+/// bounded by the lines of each family through the middles of the turned frame's edges.
+/// With `first`, `None` also when the lines are parallel or converge inconsistently.
+fn page_quad(
+    points: &[(f32, f32, f32)],
+    frame: (usize, usize),
+    angle_deg: f32,
+    opts: &GeometryOptions,
+    first: bool,
+) -> Option<[(f32, f32); 4]> {
+    let strips = opts.keystone_strips;
+    if strips < 2 {
+        return None;
+    }
+    let (w, h) = (frame.0 as f32, frame.1 as f32);
+    // Coordinates about the centre, in half-diagonals, keep the fit well conditioned.
+    let (cx, cy) = centre_of(frame.0, frame.1);
+    let scale = 0.5 * (w * w + h * h).sqrt();
+    let (s, c) = (
+        libm::sinf(angle_deg.to_radians()),
+        libm::cosf(angle_deg.to_radians()),
+    );
+    let span = if first {
+        opts.keystone_span_deg
+    } else {
+        opts.keystone_span_deg / 4.0
+    };
+    let mut fits = Vec::new();
+    for family in [Family::Across, Family::Down] {
+        // Strips along the family's lines, as the rotation has them: each holds long pieces
+        // of a few lines, whose direction it measures.
+        let across = |x: f32, y: f32| match family {
+            Family::Across => (y - cy) * c + (x - cx) * s,
+            Family::Down => (x - cx) * c - (y - cy) * s,
+        };
+        let half = points
+            .iter()
+            .map(|p| across(p.0, p.1).abs())
+            .fold(1.0f32, f32::max);
+        let mut bins: Vec<Vec<(f32, f32, f32)>> = vec![Vec::new(); strips];
+        for &p in points {
+            let k = ((across(p.0, p.1) + half) / (2.0 * half) * strips as f32) as usize;
+            bins[k.min(strips - 1)].push(p);
+        }
+        let mut seen = Vec::new();
+        for strip in &bins {
+            if strip.len() < 200 {
+                continue;
+            }
+            if let Some(a) = tile_direction(strip, family, angle_deg, span, opts) {
+                // The strip's lines pass, on average, through its points' centroid.
+                let total: f32 = strip.iter().map(|p| p.2).sum();
+                let mx = strip.iter().map(|p| p.0 * p.2).sum::<f32>() / total;
+                let my = strip.iter().map(|p| p.1 * p.2).sum::<f32>() / total;
+                let at = (((mx - cx) / scale) as f64, ((my - cy) / scale) as f64);
+                seen.push((at, a));
+            }
+        }
+        fits.push(fit_vanishing_point(family, &seen, angle_deg)?);
+    }
+    if first {
+        // One family may stay parallel (its vanishing point at infinity), but not both;
+        // and a turn no vanishing point explains is no perspective.
+        let turn = fits.iter().map(|f| f.turn_deg).fold(0.0, f64::max);
+        let explained = fits
+            .iter()
+            .all(|f| f.residual_deg <= opts.keystone_max_residual as f64 * turn);
+        if turn < opts.min_keystone_deg as f64 || !explained {
+            return None;
+        }
+    }
+    let (v_across, v_down) = (fits[0].point, fits[1].point);
+    let turned = |dx: f64, dy: f64| {
+        let (s, c) = (s as f64, c as f64);
+        Vector3::new(dx * c + dy * s, -dx * s + dy * c, 1.0)
+    };
+    let (hx, hy) = (
+        ((w - 1.0) / 2.0 / scale) as f64,
+        ((h - 1.0) / 2.0 / scale) as f64,
+    );
+    let top = turned(0.0, -hy).cross(&v_across);
+    let bottom = turned(0.0, hy).cross(&v_across);
+    let left = turned(-hx, 0.0).cross(&v_down);
+    let right = turned(hx, 0.0).cross(&v_down);
+    let corner = |a: &Vector3<f64>, b: &Vector3<f64>| -> Option<(f32, f32)> {
+        let p = a.cross(b);
+        (p.z.abs() > 1e-9).then(|| {
+            (
+                (p.x / p.z) as f32 * scale + cx,
+                (p.y / p.z) as f32 * scale + cy,
+            )
+        })
+    };
+    let quad = [
+        corner(&top, &left)?,
+        corner(&top, &right)?,
+        corner(&bottom, &right)?,
+        corner(&bottom, &left)?,
+    ];
+    // A corner far off the image is no page in view.
+    let inside = quad
+        .iter()
+        .all(|&(x, y)| x > -w && x < 2.0 * w && y > -h && y < 2.0 * h);
+    inside.then_some(quad)
+}
+
+/// The local direction (turn in degrees) of `family`'s lines among a tile's dark points,
+/// searched within `keystone_span_deg` of the page's turn; `None` where no lines stand out.
+fn tile_direction(
+    points: &[(f32, f32, f32)],
+    family: Family,
+    angle_deg: f32,
+    span: f32,
+    opts: &GeometryOptions,
+) -> Option<f64> {
+    let coarse = 0.2f32;
+    let n = (span / coarse).round() as i32;
+    let sweep: Vec<f64> = (-n..=n)
+        .map(|i| family_sharpness(points, family, angle_deg + i as f32 * coarse))
+        .collect();
+    let mean = sweep.iter().sum::<f64>() / sweep.len() as f64;
+    let (bi, &best) = sweep.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    if best < opts.keystone_min_contrast * mean || bi == 0 || bi + 1 == sweep.len() {
+        return None;
+    }
+    // Finer steps about the peak, then a parabola through the best and its neighbours.
+    let centre = angle_deg + (bi as i32 - n) as f32 * coarse;
+    let fine = 0.04f32;
+    let m = (coarse / fine).round() as i32;
+    let scores: Vec<f64> = (-m..=m)
+        .map(|i| family_sharpness(points, family, centre + i as f32 * fine))
+        .collect();
+    let (bj, _) = scores
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))?;
+    let mut a = (centre + (bj as i32 - m) as f32 * fine) as f64;
+    if bj > 0 && bj + 1 < scores.len() {
+        let (l, c, r) = (scores[bj - 1], scores[bj], scores[bj + 1]);
+        let denom = l - 2.0 * c + r;
+        if denom.abs() > 1e-12 {
+            a += 0.5 * (l - r) / denom * fine as f64;
+        }
+    }
+    Some(a)
+}
+
+/// Sharpness of the projection profile across `family`'s lines, turned by `angle_deg`.
+fn family_sharpness(points: &[(f32, f32, f32)], family: Family, angle_deg: f32) -> f64 {
+    let (s, c) = (
+        libm::sinf(angle_deg.to_radians()),
+        libm::cosf(angle_deg.to_radians()),
+    );
+    let project = |x: f32, y: f32| match family {
+        Family::Across => y * c + x * s,
+        Family::Down => x * c - y * s,
+    };
+    let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+    for &(x, y, _) in points {
+        let v = project(x, y);
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        return 0.0;
+    }
+    let mut bins = vec![0f32; (hi - lo) as usize + 2];
+    for &(x, y, w) in points {
+        bins[(project(x, y) - lo) as usize] += w;
+    }
+    bins.iter().map(|&v| (v as f64) * (v as f64)).sum()
+}
+
+/// Where one family of grid lines converges, and how well that explains the tiles.
+#[derive(Debug, Clone, Copy)]
+struct VanishingFit {
+    /// The meeting point, homogeneous, in centred half-diagonal units.
+    point: Vector3<f64>,
+    /// Largest turn, in degrees, the point gives a tile's lines from the page's rotation.
+    turn_deg: f64,
+    /// Root-mean-square difference of the tiles' directions from the point's, in degrees.
+    residual_deg: f64,
+}
+
+/// The least-squares meeting point of `family`'s lines through each tile centre along its
+/// direction, from tiles' `((x, y), turn in degrees)`; `None` when too few tiles saw lines.
+fn fit_vanishing_point(
+    family: Family,
+    seen: &[((f64, f64), f64)],
+    angle_deg: f32,
+) -> Option<VanishingFit> {
+    if seen.len() < 4 {
+        return None;
+    }
+    let lines: Vec<Vector3<f64>> = seen
+        .iter()
+        .map(|&((x, y), a)| {
+            let (dx, dy) = family.direction(a as f32);
+            Vector3::new(x, y, 1.0).cross(&Vector3::new(dx, dy, 0.0))
+        })
+        .collect();
+    let m: Matrix3<f64> = lines.iter().map(|l| l * l.transpose()).sum();
+    let eig = SymmetricEigen::new(m);
+    let (k, _) = eig
+        .eigenvalues
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))?;
+    let point: Vector3<f64> = eig.eigenvectors.column(k).into();
+    // The direction the point sets at (x, y), and a difference of directions.
+    let predicted = |x: f64, y: f64| family.angle_of(point.x - x * point.z, point.y - y * point.z);
+    let apart = |a: f64, b: f64| (a - b + 90.0).rem_euclid(180.0) - 90.0;
+    let residual_deg = (seen
+        .iter()
+        .map(|&((x, y), a)| apart(predicted(x, y), a).powi(2))
+        .sum::<f64>()
+        / seen.len() as f64)
+        .sqrt();
+    let turn_deg = seen
+        .iter()
+        .map(|&((x, y), _)| apart(predicted(x, y), angle_deg as f64).abs())
+        .fold(0.0f64, f64::max);
+    Some(VanishingFit {
+        point,
+        turn_deg,
+        residual_deg,
+    })
+}
+
 /// Mean over `f`×`f` blocks.
 fn downsample(p: &Plane, f: usize) -> Plane {
     let (w, h) = (p.width / f, p.height / f);
@@ -353,6 +712,7 @@ mod tests {
     #[test]
     fn deskewed_point_maps_back_to_its_source() {
         let t = PageTransform {
+            keystone: None,
             rotation_deg: 5.0,
             center: (100.0, 50.0),
         };
@@ -371,6 +731,7 @@ mod tests {
     /// A turn by `deg` about the page's centre.
     fn turn_about_centre(page: &RgbImage, deg: f32) -> PageTransform {
         PageTransform {
+            keystone: None,
             rotation_deg: deg,
             center: centre_of(page.width() as usize, page.height() as usize),
         }
@@ -430,5 +791,62 @@ mod tests {
         let upright = apply(&page, &t);
         let again = estimate(&darkness(&upright), &GeometryOptions::default());
         assert!(again.rotation_deg.abs() < 0.1, "{}", again.rotation_deg);
+    }
+
+    /// `page` as a camera sees it tilted: its corners moved to `quad` (top-left, top-right,
+    /// bottom-right, bottom-left), white where the page is out of view.
+    fn photographed(page: &RgbImage, quad: [(f32, f32); 4]) -> RgbImage {
+        let corners = frame_corners((page.width() as usize, page.height() as usize));
+        let to_page = Projection::from_control_points(quad, corners).unwrap();
+        warp_with(
+            page,
+            move |x, y| to_page * (x, y),
+            Interpolation::Bilinear,
+            Border::Constant(Rgb([255, 255, 255])),
+        )
+    }
+
+    #[test]
+    fn converging_grid_lines_are_made_parallel() {
+        let opts = GeometryOptions::default();
+        // Top edge shorter than the bottom, then also the right shorter than the left.
+        for quad in [
+            [(40.0, 10.0), (559.0, 10.0), (599.0, 449.0), (0.0, 449.0)],
+            [(30.0, 15.0), (560.0, 40.0), (575.0, 410.0), (0.0, 449.0)],
+        ] {
+            let photo = photographed(&grid_page(0.0), quad);
+            let t = estimate(&darkness(&photo), &opts);
+            assert!(t.keystone.is_some(), "{quad:?}: no perspective found");
+            let square = apply(&photo, &t);
+            // Measured again, the lines are parallel and straight.
+            let again = estimate(&darkness(&square), &opts);
+            assert!(again.keystone.is_none(), "{quad:?}: still converging");
+            assert!(
+                again.rotation_deg.abs() < 0.15,
+                "{quad:?}: {}",
+                again.rotation_deg
+            );
+        }
+    }
+
+    #[test]
+    fn flat_or_merely_rotated_page_has_no_perspective() {
+        for deg in [0.0, 3.0, -7.0] {
+            let t = estimate(&darkness(&grid_page(deg)), &GeometryOptions::default());
+            assert!(t.keystone.is_none(), "{deg}°");
+        }
+    }
+
+    #[test]
+    fn a_crease_bends_lines_locally_without_a_perspective() {
+        // A fold across the middle kinks the lines there; nothing converges.
+        let page = grid_page(0.0);
+        let creased = RgbImage::from_fn(600, 450, |x, y| {
+            let bump = 6.0 * (-((x as f32 - 300.0) / 25.0).powi(2)).exp();
+            let sy = (y as f32 + bump).clamp(0.0, 449.0) as u32;
+            *page.get_pixel(x, sy)
+        });
+        let t = estimate(&darkness(&creased), &GeometryOptions::default());
+        assert!(t.keystone.is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! The pipeline is a fixed sequence of stages, each a module with typed input and output:
 //!
 //! 1. [`decode`]: bytes → RGB raster at working resolution
-//! 2. [`geometry`]: rotation estimate → upright page
+//! 2. [`geometry`]: rotation and perspective estimate → upright, square page
 //! 3. [`ink`] + [`grid`]: paper flattening, trace/grid separation, px per mm
 //! 4. [`layout`]: trace rows, pulses, separators, time origin, lead panels
 //! 5. [`calibration`]: gain (mm/mV) and each row's baseline
@@ -333,6 +333,11 @@ fn digitize_upright(
     );
     drop(planes);
     timer("traces");
+    if transform.keystone.is_some() {
+        warnings.push(
+            "the page was photographed at an angle: its perspective was corrected".to_string(),
+        );
+    }
     if layout.detected {
         let check = einthoven::check_order(&mut layout, &traces, &stages.einthoven);
         if check.replaced_by.is_some() {
