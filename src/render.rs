@@ -548,7 +548,7 @@ pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
         shade(&mut image, opts.shading);
     }
     if opts.blur_px > 0.0 {
-        blur(&mut image, opts.blur_px);
+        image = imageproc::filter::gaussian_blur_f32(&image, opts.blur_px);
     }
     if opts.noise_sigma > 0.0 {
         add_noise(&mut image, opts.noise_sigma, opts.seed);
@@ -985,45 +985,6 @@ fn shade(image: &mut RgbImage, amount: f32) {
     }
 }
 
-/// Separable Gaussian blur of standard deviation `sigma` pixels; edges repeat.
-fn blur(image: &mut RgbImage, sigma: f32) {
-    let radius = (3.0 * sigma).ceil() as i64;
-    let mut kernel: Vec<f32> = (-radius..=radius)
-        .map(|i| libm::expf(-((i * i) as f32) / (2.0 * sigma * sigma)))
-        .collect();
-    let total: f32 = kernel.iter().sum();
-    kernel.iter_mut().for_each(|k| *k /= total);
-    let (w, h) = (image.width() as i64, image.height() as i64);
-    let mut plane = vec![0f32; (w * h * 3) as usize];
-    // Along rows into `plane`, then along columns back into the image.
-    let src = image.as_raw();
-    for y in 0..h {
-        for x in 0..w {
-            for c in 0..3 {
-                let mut acc = 0.0;
-                for (k, i) in kernel.iter().zip(-radius..=radius) {
-                    let xs = (x + i).clamp(0, w - 1);
-                    acc += k * f32::from(src[((y * w + xs) * 3 + c) as usize]);
-                }
-                plane[((y * w + x) * 3 + c) as usize] = acc;
-            }
-        }
-    }
-    let out: &mut [u8] = image;
-    for y in 0..h {
-        for x in 0..w {
-            for c in 0..3 {
-                let mut acc = 0.0;
-                for (k, i) in kernel.iter().zip(-radius..=radius) {
-                    let ys = (y + i).clamp(0, h - 1);
-                    acc += k * plane[((ys * w + x) * 3 + c) as usize];
-                }
-                out[((y * w + x) * 3 + c) as usize] = to_u8(acc);
-            }
-        }
-    }
-}
-
 /// Stream tag mixed into the noise seed, so that pixel noise and a signal made from the same
 /// seed are unrelated.
 const NOISE_STREAM: u64 = 0x6e6f_6973_6570_6978;
@@ -1370,6 +1331,70 @@ mod tests {
         assert!(darkness(&r.image, px, py) < 0.05);
         // A point right of the centre goes up.
         assert!(g.to_image(cx + 100.0, cy).1 < cy - 8.0);
+    }
+
+    #[test]
+    fn keystone_shortens_the_top_edge_and_moves_ink_with_the_geometry() {
+        let opts = RenderOptions {
+            grid: false,
+            keystone: (0.1, 0.0),
+            ..RenderOptions::default()
+        };
+        let r = render(&flat_ecg(5000), &opts);
+        let g = &r.geometry;
+        // The top corners move in by 5 % of the width each; the bottom ones stay.
+        let (x0, y0) = g.to_image(0.0, 0.0);
+        assert!((x0 - 110.0).abs() < 0.5 && y0.abs() < 0.5, "({x0}, {y0})");
+        let (x1, y1) = g.to_image(2200.0, 1700.0);
+        assert!((x1 - 2200.0).abs() < 0.5 && (y1 - 1700.0).abs() < 0.5);
+        // A baseline's ink stands where the geometry says, and a second of it is shorter on
+        // the top row than on the bottom row.
+        let span = |row: usize| {
+            let y = g.y_of(row, 0.0);
+            g.to_image(g.x_of(1.0), y).0 - g.to_image(g.x_of(0.0), y).0
+        };
+        assert!(span(0) < 0.95 * span(3), "{} vs {}", span(0), span(3));
+        let (qx, qy) = g.to_image(g.x_of(0.5), g.y_of(0, 0.0));
+        let band = (qy - 3.0 * g.px_per_mm) as u32..(qy + 3.0 * g.px_per_mm) as u32;
+        let y = dark_centroid_y(&r.image, qx, band);
+        assert!((y - qy).abs() < 0.7, "baseline at {y}, expected {qy}");
+    }
+
+    #[test]
+    fn shading_darkens_towards_the_bottom_right_and_blur_spreads_ink() {
+        let plain = RenderOptions {
+            grid: false,
+            ..RenderOptions::default()
+        };
+        let ecg = flat_ecg(5000);
+        let shaded = render(
+            &ecg,
+            &RenderOptions {
+                shading: 0.4,
+                ..plain.clone()
+            },
+        )
+        .image;
+        assert_eq!(shaded.get_pixel(0, 0).0, [255, 255, 255]);
+        let corner = shaded.get_pixel(2199, 1699).0[0];
+        assert!((150..=156).contains(&corner), "corner {corner}");
+        let middle = shaded.get_pixel(1100, 10).0[0];
+        assert!(middle > corner && middle < 255, "middle {middle}");
+        // Paper a few pixels off a sharp baseline is white; blurred, it is grey.
+        let sharp = render(&ecg, &plain);
+        let blurred = render(
+            &ecg,
+            &RenderOptions {
+                blur_px: 2.0,
+                ..plain.clone()
+            },
+        )
+        .image;
+        let g = &sharp.geometry;
+        let (x, y) = (g.x_of(1.0), g.y_of(1, 0.0) + 4.0);
+        assert!(darkness(&sharp.image, x, y) < 0.01);
+        assert!(darkness(&blurred, x, y) > 0.05);
+        assert!(darkness(&blurred, x, y - 4.0) < darkness(&sharp.image, x, y - 4.0));
     }
 
     #[test]

@@ -448,3 +448,65 @@ fn page_without_grid_or_pulses_is_scaled_by_the_resolution_its_file_states() {
     assert_eq!(implausible, bare);
     assert!(bare.1 < stated.1 - 3.0, "letter assumption {bare:?}");
 }
+
+#[test]
+fn photographed_page_is_made_square_again() {
+    // Top edge 8 % short; then the left edge short and the top long, tilted 4° as well.
+    // Left as photographed, these pages score 0–4 dB: every row slopes and shears.
+    for (name, keystone, rotation_deg, seed) in [
+        ("keystone top", (0.08, 0.0), 0.0, 20),
+        ("keystone both ways", (-0.06, 0.05), 0.0, 22),
+        ("keystone and 4°", (0.05, 0.05), 4.0, 20),
+    ] {
+        let o = RenderOptions {
+            keystone,
+            rotation_deg,
+            seed,
+            ..Default::default()
+        };
+        check(name, o.clone(), 29.0, 24.0);
+        let ecg = synthetic_ecg(7 + seed, 72.0, 10.0, 500.0);
+        let d = digitize_image(
+            &render(&ecg, &o).image,
+            &Options::default(),
+            &StageOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            d.warnings.iter().any(|w| w.contains("perspective")),
+            "{name}: {:?}",
+            d.warnings
+        );
+    }
+}
+
+#[test]
+fn uneven_light_and_lens_blur_are_tolerated() {
+    for (name, shading, blur_px, seed, min_raw) in [
+        ("shaded 40 % and blurred 1 px", 0.4, 1.0, 20, 25.0),
+        ("shaded 60 %", 0.6, 0.0, 22, 30.0),
+        ("blurred 1.5 px", 0.0, 1.5, 22, 23.0),
+    ] {
+        let o = RenderOptions {
+            shading,
+            blur_px,
+            seed,
+            ..Default::default()
+        };
+        check(name, o, min_raw, 23.0);
+    }
+}
+
+#[test]
+fn phone_photo_at_an_angle_in_uneven_light_is_read() {
+    let o = RenderOptions {
+        keystone: (0.06, -0.03),
+        rotation_deg: -3.0,
+        shading: 0.4,
+        blur_px: 1.0,
+        noise_sigma: 6.0,
+        seed: 22,
+        ..Default::default()
+    };
+    check("photo", o, 26.0, 23.0);
+}
