@@ -121,6 +121,41 @@ fn main() {
                 ..base.clone()
             },
         ),
+        // Photo conditions go last, so the pages above keep their records and seeds.
+        (
+            "keystone",
+            RenderOptions {
+                keystone: (0.08, 0.0),
+                ..base.clone()
+            },
+        ),
+        (
+            "keystone_rot4",
+            RenderOptions {
+                keystone: (-0.05, 0.05),
+                rotation_deg: 4.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "shade_blur",
+            RenderOptions {
+                shading: 0.5,
+                blur_px: 1.2,
+                ..base.clone()
+            },
+        ),
+        (
+            "photo",
+            RenderOptions {
+                keystone: (0.06, -0.03),
+                rotation_deg: -3.0,
+                shading: 0.4,
+                blur_px: 1.0,
+                noise_sigma: 6.0,
+                ..base.clone()
+            },
+        ),
     ];
     let mut manifest = String::from("id,recipe\n");
     for (k, (name, opts)) in cases.into_iter().enumerate() {

@@ -39,6 +39,9 @@ pub struct GeometryOptions {
     pub keystone_passes: usize,
     /// Points sampled for the perspective estimate, over the whole page.
     pub keystone_points: usize,
+    /// Points sampled for the first fit, which decides whether there is a perspective at
+    /// all: most pages are flat, and fewer points find that out sooner.
+    pub keystone_detect_points: usize,
     /// A tile's line direction is sought this far either side of the page's rotation, in
     /// degrees: more than a steep photo's lines turn across the page.
     pub keystone_span_deg: f32,
@@ -66,6 +69,7 @@ impl Default for GeometryOptions {
             keystone_strips: 8,
             keystone_passes: 3,
             keystone_points: 160_000,
+            keystone_detect_points: 40_000,
             keystone_span_deg: 4.0,
             keystone_min_contrast: 1.3,
             min_keystone_deg: 0.25,
@@ -111,7 +115,8 @@ impl PageTransform {
 /// Estimates how the page is rotated, and seen in perspective, from its mark plane (grid,
 /// trace and text darkness). Rotations under `min_correction_deg` come back as none.
 pub fn estimate(mark: &Plane, opts: &GeometryOptions) -> PageTransform {
-    let angle = estimate_rotation_deg(mark, opts);
+    let dark = dark_points(mark);
+    let angle = rotation_deg(mark, &dark, opts);
     let mut t = PageTransform {
         rotation_deg: if angle.abs() < opts.min_correction_deg {
             0.0
@@ -121,7 +126,7 @@ pub fn estimate(mark: &Plane, opts: &GeometryOptions) -> PageTransform {
         center: centre_of(mark.width, mark.height),
         keystone: None,
     };
-    if let Some(page) = estimate_keystone(mark, angle, opts) {
+    if let Some(page) = estimate_keystone(mark, &dark, angle, opts) {
         // The keystone follows the rotation: it takes the turned frame's corners to where
         // the page has them.
         let corners = frame_corners((mark.width, mark.height));
@@ -244,6 +249,11 @@ pub fn darkness(image: &RgbImage) -> Plane {
 /// aligned grid lines make the profiles sharp, so the sweep is not fooled by the diagonal
 /// texture of a dense grid. Each proposal is refined at full resolution.
 pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
+    rotation_deg(mark, &dark_points(mark), opts)
+}
+
+/// [`estimate_rotation_deg`] given the mark plane's [`dark_points`].
+fn rotation_deg(mark: &Plane, dark: &[(f32, f32, f32)], opts: &GeometryOptions) -> f32 {
     let small = downsample(mark, opts.coarse_factor.max(1));
     let coarse_points = subsample(&dark_points(&small), opts.coarse_points);
     if coarse_points.is_empty() {
@@ -274,8 +284,7 @@ pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
             break;
         }
     }
-    let dark = dark_points(mark);
-    let some = subsample(&dark, opts.fine_points / 4);
+    let some = subsample(dark, opts.fine_points / 4);
     let mut best = (0.0f32, f64::MIN);
     for c in candidates {
         let a = refine(
@@ -290,7 +299,7 @@ pub fn estimate_rotation_deg(mark: &Plane, opts: &GeometryOptions) -> f32 {
             best = (a, score);
         }
     }
-    let points = subsample(&dark, opts.fine_points);
+    let points = subsample(dark, opts.fine_points);
     refine(&points, mark, best.0, 0.06, 0.01)
 }
 
@@ -327,14 +336,20 @@ impl Family {
 /// the grid lines are parallel to within `min_keystone_deg`, or converge in no consistent
 /// way.
 ///
-/// The first fit measures lines whose direction changes across each strip; the page is
-/// then made square by it and measured again, where the remaining convergence is slight
-/// and each strip's lines are parallel, `keystone_passes` times in all.
-fn estimate_keystone(mark: &Plane, angle_deg: f32, opts: &GeometryOptions) -> Option<Projection> {
-    let points = subsample(&dark_points(mark), opts.keystone_points);
+/// The first fit, on fewer points, measures lines whose direction changes across each
+/// strip; the page is then made square by it and measured again, where the remaining
+/// convergence is slight and each strip's lines are parallel, `keystone_passes` times in all.
+fn estimate_keystone(
+    mark: &Plane,
+    dark: &[(f32, f32, f32)],
+    angle_deg: f32,
+    opts: &GeometryOptions,
+) -> Option<Projection> {
     let frame = (mark.width, mark.height);
     let corners = frame_corners(frame);
-    let first = page_quad(&points, frame, angle_deg, opts, true)?;
+    let detect = subsample(dark, opts.keystone_detect_points);
+    let first = page_quad(&detect, frame, angle_deg, opts, true)?;
+    let points = subsample(dark, opts.keystone_points);
     let mut total = Projection::from_control_points(corners, first)?;
     for _ in 1..opts.keystone_passes {
         // The points as the page made square so far has them.
@@ -480,8 +495,13 @@ fn tile_direction(
 ) -> Option<f64> {
     let coarse = 0.2f32;
     let n = (span / coarse).round() as i32;
+    let bounds = points.iter().fold(
+        [f32::MAX, f32::MAX, f32::MIN, f32::MIN],
+        |[x0, y0, x1, y1], &(x, y, _)| [x0.min(x), y0.min(y), x1.max(x), y1.max(y)],
+    );
+    let sharpness = |a: f32| family_sharpness(points, bounds, family, a);
     let sweep: Vec<f64> = (-n..=n)
-        .map(|i| family_sharpness(points, family, angle_deg + i as f32 * coarse))
+        .map(|i| sharpness(angle_deg + i as f32 * coarse))
         .collect();
     let mean = sweep.iter().sum::<f64>() / sweep.len() as f64;
     let (bi, &best) = sweep.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
@@ -493,7 +513,7 @@ fn tile_direction(
     let fine = 0.04f32;
     let m = (coarse / fine).round() as i32;
     let scores: Vec<f64> = (-m..=m)
-        .map(|i| family_sharpness(points, family, centre + i as f32 * fine))
+        .map(|i| sharpness(centre + i as f32 * fine))
         .collect();
     let (bj, _) = scores
         .iter()
@@ -510,28 +530,33 @@ fn tile_direction(
     Some(a)
 }
 
-/// Sharpness of the projection profile across `family`'s lines, turned by `angle_deg`.
-fn family_sharpness(points: &[(f32, f32, f32)], family: Family, angle_deg: f32) -> f64 {
+/// Sharpness of the projection profile across `family`'s lines, turned by `angle_deg`, of
+/// `points` within `bounds` (x and y least, then greatest).
+fn family_sharpness(
+    points: &[(f32, f32, f32)],
+    [x0, y0, x1, y1]: [f32; 4],
+    family: Family,
+    angle_deg: f32,
+) -> f64 {
+    if x0 > x1 {
+        return 0.0;
+    }
     let (s, c) = (
         libm::sinf(angle_deg.to_radians()),
         libm::cosf(angle_deg.to_radians()),
     );
-    let project = |x: f32, y: f32| match family {
-        Family::Across => y * c + x * s,
-        Family::Down => x * c - y * s,
+    // Across the lines: y (Across) or x (Down) as the turn has it, as a combination of x and y.
+    let (kx, ky) = match family {
+        Family::Across => (s, c),
+        Family::Down => (c, -s),
     };
-    let (mut lo, mut hi) = (f32::MAX, f32::MIN);
-    for &(x, y, _) in points {
-        let v = project(x, y);
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if lo > hi {
-        return 0.0;
-    }
+    let corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1)].map(|(x, y)| kx * x + ky * y);
+    let lo = corners.iter().copied().fold(f32::MAX, f32::min);
+    let hi = corners.iter().copied().fold(f32::MIN, f32::max);
     let mut bins = vec![0f32; (hi - lo) as usize + 2];
+    // Bins through i32, as in `sharpness`; the bounds keep every point inside.
     for &(x, y, w) in points {
-        bins[(project(x, y) - lo) as usize] += w;
+        bins[(kx * x + ky * y - lo) as i32 as usize] += w;
     }
     bins.iter().map(|&v| (v as f64) * (v as f64)).sum()
 }
