@@ -510,3 +510,33 @@ fn phone_photo_at_an_angle_in_uneven_light_is_read() {
     };
     check("photo", o, 26.0, 23.0);
 }
+
+#[test]
+fn a_hard_edged_shadow_across_the_page_divides_out() {
+    // The shadow of a phone held over the page: everything right of a slanted edge (soft
+    // over about 1 mm) is 45 % darker, through traces, pulses and labels alike. The paper
+    // level is taken per block, so it divides out: 26.6 / 25.3 dB, unshadowed 26.5 / 25.5.
+    let o = RenderOptions {
+        seed: 23,
+        ..Default::default()
+    };
+    check_edited(
+        "shadow",
+        o,
+        |page| {
+            let mut image = page.image.clone();
+            let (w, h) = (image.width() as f32, image.height() as f32);
+            for (x, y, p) in image.enumerate_pixels_mut() {
+                let edge = 0.45 * w + 0.3 * (y as f32 - h / 2.0);
+                let inside = ((x as f32 - edge) / 8.0).clamp(0.0, 1.0);
+                let k = 1.0 - 0.45 * inside;
+                for c in p.0.iter_mut() {
+                    *c = (f32::from(*c) * k).round() as u8;
+                }
+            }
+            image
+        },
+        23.0,
+        23.0,
+    );
+}
