@@ -320,13 +320,15 @@ impl Default for Options {
 impl Options {
     /// Options from the user-facing settings shared by the CLI and the web page:
     /// paper speed as `auto` or mm/s, gain as `auto` or mm/mV, layout as `auto` or a name such
-    /// as `3x4+II`. `None` keeps the default.
+    /// as `3x4+II`, resolution as `auto` or dpi. `None` keeps the default.
     pub fn from_settings(
         speed: Option<&str>,
         gain: Option<&str>,
         layout: Option<&str>,
+        dpi: Option<&str>,
     ) -> Result<Options, Error> {
         let mut o = Options::default();
+        o.dpi = auto_or_number(dpi, "resolution", "dpi")?;
         if let Some(v) = auto_or_number(speed, "paper speed", "mm/s")? {
             o.speed_mm_per_s = Some(v);
         }
@@ -456,15 +458,20 @@ mod tests {
 
     #[test]
     fn settings_strings_become_options() {
-        let o = Options::from_settings(Some("50"), Some("20"), Some("3x4+II")).unwrap();
+        let o =
+            Options::from_settings(Some("50"), Some("20"), Some("3x4+II"), Some("150")).unwrap();
         assert_eq!(o.speed_mm_per_s, Some(50.0));
+        assert_eq!(o.dpi, Some(150.0));
         assert_eq!(o.gain, Gain::MmPerMv(20.0));
         assert_eq!(o.layout.unwrap().name, "3x4+II");
-        let d = Options::from_settings(Some("auto"), Some("auto"), Some("auto")).unwrap();
+        let d =
+            Options::from_settings(Some("auto"), Some("auto"), Some("auto"), Some("auto")).unwrap();
         assert_eq!(d, Options::default());
-        assert!(Options::from_settings(None, Some("loud"), None).is_err());
-        assert!(Options::from_settings(Some("-1"), None, None).is_err());
-        assert!(Options::from_settings(Some("fast"), None, None).is_err());
+        assert!(Options::from_settings(None, Some("loud"), None, None).is_err());
+        assert!(Options::from_settings(Some("-1"), None, None, None).is_err());
+        assert!(Options::from_settings(Some("fast"), None, None, None).is_err());
+        assert!(Options::from_settings(None, None, None, Some("fine")).is_err());
+        assert!(Options::from_settings(None, None, None, Some("5")).is_err());
     }
 
     #[test]

@@ -17,28 +17,40 @@ pub fn start() {
 #[serde(default)]
 struct Settings {
     /// Paper speed: `auto` or mm/s, as a string or a number.
-    speed: Option<SpeedSetting>,
+    speed: Option<NumberSetting>,
     /// `auto` or mm/mV.
     gain: Option<String>,
     /// `auto` or a layout name such as `3x4+II`.
     layout: Option<String>,
+    /// Resolution for pages without a grid: `auto` or dpi, as a string or a number.
+    dpi: Option<NumberSetting>,
     /// The file's stem; the WFDB record is named after it as the CLI names it.
     stem: Option<String>,
 }
 
-/// The page may send the speed as a number or as text (`auto`).
+/// The page may send a speed or a resolution as a number or as text (`auto`).
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum SpeedSetting {
+enum NumberSetting {
     Number(f32),
     Text(String),
+}
+
+impl NumberSetting {
+    fn into_text(self) -> String {
+        match self {
+            NumberSetting::Number(n) => n.to_string(),
+            NumberSetting::Text(t) => t,
+        }
+    }
 }
 
 fn js_error(message: impl AsRef<str>) -> JsValue {
     js_sys::Error::new(message.as_ref()).into()
 }
 
-/// Digitizes an encoded image. `settings` is `{speed?, gain?, layout?, stem?}` or undefined.
+/// Digitizes an encoded image. `settings` is `{speed?, gain?, layout?, dpi?, stem?}` or
+/// undefined.
 ///
 /// Resolves to `{csv, json, wfdb_name, wfdb_header, wfdb_data, digitization}`; rejects with an `Error`
 /// whose message is the core's user-facing text.
@@ -50,12 +62,15 @@ pub fn digitize(bytes: &[u8], settings: JsValue) -> Result<JsValue, JsValue> {
         serde_wasm_bindgen::from_value(settings)
             .map_err(|e| js_error(format!("invalid settings: {e}")))?
     };
-    let speed = s.speed.map(|v| match v {
-        SpeedSetting::Number(n) => n.to_string(),
-        SpeedSetting::Text(t) => t,
-    });
-    let options = Options::from_settings(speed.as_deref(), s.gain.as_deref(), s.layout.as_deref())
-        .map_err(|e| js_error(e.to_string()))?;
+    let speed = s.speed.map(NumberSetting::into_text);
+    let dpi = s.dpi.map(NumberSetting::into_text);
+    let options = Options::from_settings(
+        speed.as_deref(),
+        s.gain.as_deref(),
+        s.layout.as_deref(),
+        dpi.as_deref(),
+    )
+    .map_err(|e| js_error(e.to_string()))?;
     let d = crate::digitize(bytes, &options).map_err(|e| js_error(e.to_string()))?;
     let wfdb_name = export::wfdb::record_name(s.stem.as_deref().unwrap_or("page"));
     let wfdb = export::wfdb::to_wfdb(&d, &wfdb_name);

@@ -65,23 +65,31 @@ fn bad_settings_reject_with_the_option_parser_message() {
     let cases = [
         (
             r#"{"gain":"loud"}"#,
-            Options::from_settings(None, Some("loud"), None),
+            Options::from_settings(None, Some("loud"), None, None),
         ),
         (
             r#"{"speed":-1}"#,
-            Options::from_settings(Some("-1"), None, None),
+            Options::from_settings(Some("-1"), None, None, None),
         ),
         (
             r#"{"speed":"fast"}"#,
-            Options::from_settings(Some("fast"), None, None),
+            Options::from_settings(Some("fast"), None, None, None),
         ),
         (
             r#"{"layout":"7x7"}"#,
-            Options::from_settings(None, None, Some("7x7")),
+            Options::from_settings(None, None, Some("7x7"), None),
+        ),
+        (
+            r#"{"dpi":"fine"}"#,
+            Options::from_settings(None, None, None, Some("fine")),
+        ),
+        (
+            r#"{"dpi":5}"#,
+            Options::from_settings(None, None, None, Some("5")),
         ),
         (
             r#"{"layout":"3x4+V9"}"#,
-            Options::from_settings(None, None, Some("3x4+V9")),
+            Options::from_settings(None, None, Some("3x4+V9"), None),
         ),
     ];
     for (json, expected) in cases {
@@ -128,7 +136,7 @@ fn sample_page_gives_the_cli_exports_and_a_plain_object_for_drawing() {
 
 #[wasm_bindgen_test]
 fn settings_reach_the_core_as_the_cli_passes_them() {
-    let options = Options::from_settings(Some("25"), Some("10"), Some("3x4+II")).unwrap();
+    let options = Options::from_settings(Some("25"), Some("10"), Some("3x4+II"), None).unwrap();
     let d = ecg_digitizer::digitize(SAMPLE_PNG, &options).unwrap();
     let r = wasm::digitize(
         SAMPLE_PNG,
@@ -144,4 +152,30 @@ fn settings_reach_the_core_as_the_cli_passes_them() {
     let page = get(&r, "digitization");
     assert_eq!(string(&page, "gain_source"), "user");
     assert_eq!(get(&page, "layout_detected").as_bool(), Some(false));
+}
+
+#[wasm_bindgen_test]
+fn a_resolution_setting_scales_a_page_without_a_grid() {
+    use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
+    // A small gridless page, so that only the resolution (or the pulses) can scale it.
+    let page = render(
+        &synthetic_ecg(5, 70.0, 10.0, 500.0),
+        &RenderOptions {
+            grid: false,
+            dpi: 100.0,
+            ..RenderOptions::default()
+        },
+    );
+    let png = to_png(&page.image);
+    let options = Options::from_settings(None, None, None, Some("100")).unwrap();
+    let d = ecg_digitizer::digitize(&png, &options).unwrap();
+    assert!(
+        d.warnings.iter().any(|w| w.contains("100 dpi as given")),
+        "{:?}",
+        d.warnings
+    );
+    let r = wasm::digitize(&png, settings(r#"{"dpi":100}"#)).unwrap();
+    assert_eq!(string(&r, "csv"), export::csv::to_csv(&d));
+    let text = wasm::digitize(&png, settings(r#"{"dpi":"100"}"#)).unwrap();
+    assert_eq!(string(&text, "csv"), export::csv::to_csv(&d));
 }

@@ -5,7 +5,7 @@ import { Digitizer, DigitizeError } from './bridge.js';
 import { DOUBTFUL_CONFIDENCE, drawLead, drawOverlay, drawPanelCrop, drawPaper } from './draw.js';
 
 const LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
-const DEFAULT_SETTINGS = Object.freeze({ layout: 'auto', speed: 'auto', gain: 'auto' });
+const DEFAULT_SETTINGS = Object.freeze({ layout: 'auto', speed: 'auto', gain: 'auto', dpi: 'auto' });
 const SAMPLE = { url: 'samples/dev002.png', name: 'dev002.png' };
 
 const $ = (id) => document.getElementById(id);
@@ -17,7 +17,7 @@ const digitizer = new Digitizer();
  * @property {Blob} file
  * @property {string} name       file name as given
  * @property {string} stem       output base name, as the CLI makes it
- * @property {{layout: string, speed: string, gain: string}} settings
+ * @property {{layout: string, speed: string, gain: string, dpi: string}} settings
  * @property {'waiting'|'working'|'done'|'error'} status
  * @property {object|null} result    the bridge's Result
  * @property {string} error
@@ -57,12 +57,13 @@ function setEngineStatus(text, kind) {
   el.dataset.kind = kind;
 }
 
-/** Settings in the form the CLI takes them (--speed, --gain, --layout) plus the file stem. */
+/** Settings in the form the CLI takes them (--speed, --gain, --layout, --dpi) plus the file stem. */
 function toBridgeSettings(settings, stem) {
   return {
     speed: String(settings.speed),
     gain: String(settings.gain),
     layout: settings.layout,
+    dpi: String(settings.dpi),
     stem,
   };
 }
@@ -418,6 +419,7 @@ function fillOverrides(s) {
   $('layout-select').value = s.layout;
   $('speed-input').value = s.speed;
   $('gain-input').value = s.gain;
+  $('dpi-input').value = s.dpi;
 }
 
 function readOverrides() {
@@ -426,6 +428,7 @@ function readOverrides() {
     layout: $('layout-select').value,
     speed: speed || DEFAULT_SETTINGS.speed,
     gain: $('gain-input').value.trim() || 'auto',
+    dpi: $('dpi-input').value.trim() || 'auto',
   };
 }
 

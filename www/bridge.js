@@ -1,9 +1,10 @@
 // The small typed bridge between the page and the worker that owns the wasm instance.
 
 /**
- * @typedef {object} Settings  What the CLI takes as --speed, --gain and --layout.
+ * @typedef {object} Settings  What the CLI takes as --speed, --gain, --layout and --dpi.
  * @property {string} [speed]   'auto' or mm/s
  * @property {string} [gain]    'auto' or mm/mV
+ * @property {string} [dpi]     'auto' or dots per inch (used only on pages without a grid)
  * @property {string} [layout]  'auto', '3x4', '3x4+II', '3x4+V1,II,V5', '6x2', '6x2+II', '12x1',
  *                              '6x2-cabrera+II', '12x1-cabrera', '6x1-limb', '6x1-chest'
  * @property {string} [stem]    file stem; the WFDB record name is made from it as the CLI does

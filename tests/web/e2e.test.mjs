@@ -256,6 +256,23 @@ describe('paper ECG digitizer page', () => {
     await waitForRows(3);
     assert.equal(await row(ODD_NAME).getAttribute('data-status'), 'done');
     assert.match(await page.textContent('#facts'), /from the calibration pulse/);
+
+    // The resolution field takes the CLI's --dpi values, and its errors.
+    await page.fill('#dpi-input', '5');
+    await page.press('#dpi-input', 'Enter');
+    await waitForRows(3);
+    const dpiError = cli([join(work, ODD_NAME)], '--dpi', '5').stderr.trim().replace(/^error: /, '');
+    assert.match(dpiError, /resolution/);
+    assert.equal(await row(ODD_NAME).locator('.row-status').textContent(), dpiError);
+    await page.fill('#dpi-input', '200');
+    await page.press('#dpi-input', 'Enter');
+    await waitForRows(3);
+    assert.equal(await row(ODD_NAME).getAttribute('data-status'), 'done');
+    const csvDpi = await download(page.locator('#downloads a[data-format="csv"]'));
+    assert.ok(csvDpi.bytes.equals(cli([join(work, ODD_NAME)], '--dpi', '200').read('dev 002 (copy).csv')));
+    await page.click('#reset-overrides');
+    await waitForRows(3);
+    assert.equal(await page.inputValue('#dpi-input'), 'auto');
   });
 
   it('zooms into a lead from its button and from the paper, and closes with Escape', async () => {

@@ -52,10 +52,10 @@ struct RunArgs {
     /// `6x2-cabrera`, `12x1-cabrera` (aVL, I, -aVR, II, aVF, III), `6x1-limb`, `6x1-chest`.
     #[arg(long, default_value = "auto")]
     layout: String,
-    /// Resolution of the images in dots per inch, used only on pages without a grid
-    /// (default: what the file states, where plausible; else the calibration pulses).
-    #[arg(long)]
-    dpi: Option<f32>,
+    /// Resolution of the images, `auto` or dots per inch, used only on pages without a grid
+    /// (auto: what the file states, where plausible; else the calibration pulses).
+    #[arg(long, default_value = "auto")]
+    dpi: String,
     /// Files processed in parallel (default: all cores).
     #[arg(long)]
     jobs: Option<usize>,
@@ -246,15 +246,15 @@ fn run_batch(args: &RunArgs) -> ExitCode {
     let Some(out_dir) = args.out_dir.as_ref() else {
         return usage_error("--out-dir is required");
     };
-    let mut options =
-        match Options::from_settings(Some(&args.speed), Some(&args.gain), Some(&args.layout)) {
-            Ok(o) => o,
-            Err(e) => return usage_error(&e.to_string()),
-        };
-    options.dpi = args.dpi;
-    if let Err(e) = options.validate() {
-        return usage_error(&e.to_string());
-    }
+    let mut options = match Options::from_settings(
+        Some(&args.speed),
+        Some(&args.gain),
+        Some(&args.layout),
+        Some(&args.dpi),
+    ) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e.to_string()),
+    };
     options.limits.max_pixels = (args.max_megapixels * 1e6) as u64;
     options.limits.max_alloc_bytes = (args.max_memory_mib * 1024.0 * 1024.0) as u64;
     let files = match collect_inputs(&args.inputs) {
