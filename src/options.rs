@@ -327,8 +327,10 @@ impl Options {
         layout: Option<&str>,
         dpi: Option<&str>,
     ) -> Result<Options, Error> {
-        let mut o = Options::default();
-        o.dpi = auto_or_number(dpi, "resolution", "dpi")?;
+        let mut o = Options {
+            dpi: auto_or_number(dpi, "resolution", "dpi")?,
+            ..Options::default()
+        };
         if let Some(v) = auto_or_number(speed, "paper speed", "mm/s")? {
             o.speed_mm_per_s = Some(v);
         }
