@@ -27,7 +27,7 @@ pub struct GridOptions {
     /// Largest page side, in mm, a printout can have (A3 is 420 mm).
     pub max_page_mm: f32,
     /// Smallest long side, in mm, of a printout (A6 is 148 mm): a resolution a file states,
-    /// or a lone family of lines, that makes the page smaller is no measurement of its scale.
+    /// or periodic lines, that make the page smaller are no measurement of its scale.
     pub min_page_mm: f32,
     /// Long sides of the paper sizes ECGs are printed on, in mm (A5, letter, A4, legal, A3):
     /// on a page without a grid, the one the calibration pulses agree with gives the scale.
@@ -174,11 +174,14 @@ fn scale_from_periods(
     };
     // No printout is half a metre across: a page that would be took its 1 mm lines for the
     // 5 mm ones (major lines barely darker than minor).
-    if page / x.max(y) > opts.max_page_mm {
-        Some((x * 5.0, y * 5.0))
+    let (x, y) = if page / x.max(y) > opts.max_page_mm {
+        (x * 5.0, y * 5.0)
     } else {
-        Some((x, y))
-    }
+        (x, y)
+    };
+    // Nor is any printout shorter than a postcard: on a coarse page without a grid, the
+    // beats lined up down the rows and the rows' own spacing both look periodic.
+    (page / x.min(y) >= opts.min_page_mm).then_some((x, y))
 }
 
 /// Period of the 5 mm grid in a profile, or `None` when no grid shows.
@@ -549,15 +552,20 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_period_that_would_make_the_page_tiny_is_no_grid() {
+    fn periods_that_would_make_the_page_tiny_are_no_grid() {
         let o = GridOptions::default();
         // A gridless 150 DPI A4 page (1754 px): QRS complexes 124 px apart in every row.
         assert_eq!(scale_from_periods(Some(124.0), None, 1754, 1240, &o), None);
         // Real 5 mm lines on one axis only still give the scale.
         let s = scale_from_periods(None, Some(19.0), 1100, 850, &o).unwrap();
         assert!((s.0 - 3.8).abs() < 1e-4 && (s.1 - 3.8).abs() < 1e-4);
-        // Two families are a grid whatever the page size (a crop of one panel).
-        assert!(scale_from_periods(Some(124.0), Some(124.0), 1754, 1240, &o).is_some());
+        // Nor are two: at 100 DPI a gridless page's beats and rows gave 82 px on both axes
+        // (a 67 mm page). No 12-lead layout fits in 140 mm (10 s at 25 mm/s is 250 mm).
+        assert_eq!(
+            scale_from_periods(Some(82.0), Some(82.0), 1100, 850, &o),
+            None
+        );
+        assert!(scale_from_periods(Some(39.4), Some(39.4), 2200, 1700, &o).is_some());
     }
 
     #[test]

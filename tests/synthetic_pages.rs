@@ -540,3 +540,29 @@ fn a_hard_edged_shadow_across_the_page_divides_out() {
         23.0,
     );
 }
+
+#[test]
+fn coarse_page_without_a_grid_is_not_given_a_grid_by_its_rows_and_beats() {
+    // At 100 DPI a gridless page's beats (lined up down the rows) and rows looked periodic
+    // on both axes: a false grid of 16 px/mm made the page 67 mm long, four times too small.
+    let o = RenderOptions {
+        grid: false,
+        dpi: 100.0,
+        seed: 12,
+        ..Default::default()
+    };
+    check("no grid, 100 DPI", o.clone(), 15.0, 20.0);
+    let ecg = synthetic_ecg(7 + o.seed, 72.0, 10.0, 500.0);
+    let d = digitize_image(
+        &render(&ecg, &o).image,
+        &Options::default(),
+        &StageOptions::default(),
+    )
+    .unwrap();
+    assert!(!d.grid_found);
+    assert!(
+        (d.px_per_mm_x - 100.0 / 25.4).abs() < 0.05,
+        "{}",
+        d.px_per_mm_x
+    );
+}

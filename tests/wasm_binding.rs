@@ -159,7 +159,7 @@ fn a_resolution_setting_scales_a_page_without_a_grid() {
     use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
     // A small gridless page, so that only the resolution (or the pulses) can scale it.
     let page = render(
-        &synthetic_ecg(5, 70.0, 10.0, 500.0),
+        &synthetic_ecg(19, 72.0, 10.0, 500.0),
         &RenderOptions {
             grid: false,
             dpi: 100.0,
