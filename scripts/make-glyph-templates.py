@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Renders the glyphs of ECG lead labels (I V a A R L F 1-6) in common sans and serif fonts
-and writes their shape features as a Rust table, src/labels/templates.rs.
+"""Renders the glyphs of ECG lead labels (I V a A R L F 1-6) and of the printed settings
+("25mm/s", "10mm/mV": digits, m, s, /) in common sans and serif fonts and writes their shape
+features as a Rust table, src/labels/templates.rs.
 
 The features must match `labels::glyph_features` in Rust: the glyph's ink box is cut into
 GRID_W x GRID_H cells and each cell holds the mean ink (0..1), followed by the box's aspect
 ratio (width / height). Run again only to change fonts or features:
-    python3 scripts/make-glyph-templates.py > src/labels/templates.rs
+    python3 scripts/make-glyph-templates.py > src/labels/templates.rs && rustfmt src/labels/templates.rs
+The Liberation fonts are Debian's fonts-liberation package; DejaVu is fonts-dejavu-core.
 """
 import sys
 from PIL import Image, ImageDraw, ImageFont
 
 GRID_W, GRID_H = 6, 9
-CHARS = "IVaARLF123456"
+# Lead names first, then the rest of the settings text.
+CHARS = "IVaARLF123456" + "0789ms/"
 FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -64,9 +67,9 @@ def main():
                 f, _ = features(img)
                 rows.append((ch, f"{path.rsplit('/', 1)[1]} at {size} px", f))
     out = sys.stdout
-    out.write("//! Shape features of lead-label glyphs, rendered from open fonts (DejaVu Sans, Liberation\n")
-    out.write("//! Sans/Serif/Mono) at several sizes by `scripts/make-glyph-templates.py`. Generated: do not\n")
-    out.write("//! edit by hand.\n\n")
+    out.write("//! Shape features of the glyphs of lead labels and printed settings, rendered from open\n")
+    out.write("//! fonts (DejaVu Sans, Liberation Sans/Serif/Mono) at several sizes by\n")
+    out.write("//! `scripts/make-glyph-templates.py`. Generated: do not edit by hand.\n\n")
     out.write("// Ink shares that happen to be close to 1/π are measurements, not the constant.\n#![allow(clippy::approx_constant)]\n\n")
     out.write(f"/// Cells across a glyph's ink box.\npub const GRID_W: usize = {GRID_W};\n")
     out.write(f"/// Cells down a glyph's ink box.\npub const GRID_H: usize = {GRID_H};\n")

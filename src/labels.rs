@@ -1,15 +1,27 @@
-//! Stage 4b, labels: read the printed lead names (I, II, III, aVR, aVL, aVF, V1–V6).
+//! Stage 4b, labels: read the printed lead names (I, II, III, aVR, aVL, aVF, V1–V6) and the
+//! printed settings ("25mm/s", "10mm/mV").
 //!
 //! Label glyphs are small ink blobs of similar height standing side by side. Each blob is cut
 //! into a coarse grid of mean ink, with its aspect ratio, and matched to the nearest template
 //! rendered from common open fonts (`templates.rs`). The glyphs of a word spell a lead name or
 //! the word is dropped: the alphabet is tiny, so a word that spells nothing is not a label.
+//! Settings are read the same way with digits, `m`, `s` and `/` added: a number followed by
+//! `mm/s` or `mm/mV`, whatever text stands around it.
 
 mod templates;
 
 use crate::ink::{BlobBox, ColumnRuns, InkView};
 use crate::lead::Lead;
+use serde::Serialize;
 use templates::{FEATURES, GRID_H, GRID_W, TEMPLATES};
+
+/// The characters of lead names: lead labels are matched against these templates only.
+const LEAD_GLYPHS: &str = "IVaARLF123456";
+/// Lower-case characters of the templates, as tall as an 'x': the boxes of 's' and '5' look
+/// alike once scaled, their heights do not.
+const SHORT_GLYPHS: &str = "ams";
+/// The templates' other characters: digits, capitals and '/'.
+const TALL_GLYPHS: &str = "IVARLF0123456789/";
 
 /// Tuning knobs of label reading (lengths in mm of paper).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,6 +37,12 @@ pub struct LabelOptions {
     /// Glyphs further than this (root mean square over features) from every template are
     /// not letters.
     pub max_distance: f32,
+    /// In settings text, glyphs closer than this many glyph heights belong to one word (a
+    /// space between number and unit, "25 mm/s", is about half a digit's height).
+    pub settings_gap_heights: f32,
+    /// In settings text, glyphs shorter than this share of their word's tallest are
+    /// lower-case letters ('m', 's'), taller ones digits, capitals or '/'.
+    pub short_glyph_share: f32,
 }
 
 impl Default for LabelOptions {
@@ -35,6 +53,8 @@ impl Default for LabelOptions {
             word_gap_mm: 1.5,
             aspect_weight: 2.0,
             max_distance: 0.3,
+            settings_gap_heights: 0.8,
+            short_glyph_share: 0.85,
         }
     }
 }
@@ -63,21 +83,7 @@ pub fn read(
     px_per_mm: f32,
     opts: &LabelOptions,
 ) -> Vec<LabelRead> {
-    let (h_min, h_max) = (
-        opts.glyph_height_mm.0 * px_per_mm,
-        opts.glyph_height_mm.1 * px_per_mm,
-    );
-    let w_max = opts.glyph_max_width_mm * px_per_mm;
-    let mut glyphs: Vec<BlobBox> = runs
-        .components
-        .iter()
-        .copied()
-        .filter(|b| {
-            let (w, h) = (b.width() as f32, b.height() as f32);
-            (h_min..=h_max).contains(&h) && w <= w_max
-        })
-        .collect();
-    glyphs.sort_by_key(|b| b.x_min);
+    let glyphs = glyph_blobs(runs, px_per_mm, opts);
     let gap = opts.word_gap_mm * px_per_mm;
     let mut used = vec![false; glyphs.len()];
     let mut out = Vec::new();
@@ -99,9 +105,7 @@ pub fn read(
                 }
                 continue;
             }
-            // Same line: the glyphs share most of their height (bottoms align; 'a' is short).
-            let overlap = line.1.min(g.y_max) as f32 - line.0.max(g.y_min) as f32;
-            if overlap >= 0.5 * (g.height().min(line.1 - line.0 + 1)) as f32 {
+            if same_line(line, g) {
                 word.push(j);
                 right = right.max(g.x_max as f32);
             }
@@ -111,7 +115,7 @@ pub fn read(
         }
         let chars: Vec<(char, f32)> = word
             .iter()
-            .map(|&k| classify(&glyphs[k], ink, opts))
+            .map(|&k| classify(&glyphs[k], ink, opts, LEAD_GLYPHS))
             .collect();
         if chars.iter().any(|c| c.1 > opts.max_distance) {
             continue;
@@ -130,6 +134,174 @@ pub fn read(
                 height: bottom - top + 1.0,
                 distance: chars.iter().map(|c| c.1).sum::<f32>() / chars.len() as f32,
             });
+        }
+    }
+    out
+}
+
+/// Blobs of a glyph's size, left to right.
+fn glyph_blobs(runs: &ColumnRuns, px_per_mm: f32, opts: &LabelOptions) -> Vec<BlobBox> {
+    let (h_min, h_max) = (
+        opts.glyph_height_mm.0 * px_per_mm,
+        opts.glyph_height_mm.1 * px_per_mm,
+    );
+    let w_max = opts.glyph_max_width_mm * px_per_mm;
+    let mut glyphs: Vec<BlobBox> = runs
+        .components
+        .iter()
+        .copied()
+        .filter(|b| {
+            let (w, h) = (b.width() as f32, b.height() as f32);
+            (h_min..=h_max).contains(&h) && w <= w_max
+        })
+        .collect();
+    glyphs.sort_by_key(|b| b.x_min);
+    glyphs
+}
+
+/// Whether glyph `g` stands on the text line spanning rows `line`: the glyphs share most of
+/// their height (bottoms align; 'a' is short).
+fn same_line(line: (u32, u32), g: &BlobBox) -> bool {
+    let overlap = line.1.min(g.y_max) as f32 - line.0.max(g.y_min) as f32;
+    overlap >= 0.5 * (g.height().min(line.1 - line.0 + 1)) as f32
+}
+
+/// Which setting a printed text states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingKind {
+    /// Paper speed, "25mm/s".
+    Speed,
+    /// Gain, "10mm/mV".
+    Gain,
+}
+
+/// A setting read from the page's text, in upright pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SettingRead {
+    /// What it states.
+    pub kind: SettingKind,
+    /// Its value, in mm/s or mm/mV.
+    pub value: f32,
+    /// Left edge of the text.
+    pub x_left: f32,
+    /// Right edge of the text.
+    pub x_right: f32,
+    /// Vertical centre of the text.
+    pub y_center: f32,
+    /// Mean template distance of the glyphs that spell it.
+    pub distance: f32,
+}
+
+/// Reads the paper speeds and gains printed as text ("25mm/s", "10 mm/mV"). Only values in
+/// `speeds` and `gains` count; a decimal point is too small to be read as a glyph, so "12.5"
+/// is known by 125 not being a standard speed.
+pub fn read_settings(
+    runs: &ColumnRuns,
+    ink: &InkView,
+    px_per_mm: f32,
+    opts: &LabelOptions,
+    speeds: &[f32],
+    gains: &[f32],
+) -> Vec<SettingRead> {
+    let glyphs = glyph_blobs(runs, px_per_mm, opts);
+    let mut used = vec![false; glyphs.len()];
+    let mut out = Vec::new();
+    for i in 0..glyphs.len() {
+        if used[i] {
+            continue;
+        }
+        let mut word = vec![i];
+        let mut right = glyphs[i].x_max as f32;
+        let mut tallest = glyphs[i].height() as f32;
+        let line = (glyphs[i].y_min, glyphs[i].y_max);
+        for (j, g) in glyphs.iter().enumerate().skip(i + 1) {
+            let gap = opts.settings_gap_heights * tallest;
+            if g.x_min as f32 > right + gap {
+                break;
+            }
+            if !used[j] && same_line(line, g) {
+                word.push(j);
+                right = right.max(g.x_max as f32);
+                tallest = tallest.max(g.height() as f32);
+            }
+        }
+        for &k in &word {
+            used[k] = true;
+        }
+        let chars: Vec<(char, f32)> = word
+            .iter()
+            .map(|&k| {
+                let short = (glyphs[k].height() as f32) < opts.short_glyph_share * tallest;
+                let alphabet = if short { SHORT_GLYPHS } else { TALL_GLYPHS };
+                classify(&glyphs[k], ink, opts, alphabet)
+            })
+            .map(|(c, d)| {
+                if d > opts.max_distance {
+                    ('?', d)
+                } else {
+                    (c, d)
+                }
+            })
+            .collect();
+        let text: String = chars.iter().map(|c| c.0).collect();
+        for (kind, number, span) in parse_settings(&text) {
+            let standard = match kind {
+                SettingKind::Speed => speeds,
+                SettingKind::Gain => gains,
+            };
+            // The number as read, or with a decimal point before its last digit.
+            let Some(value) = [number, number / 10.0]
+                .into_iter()
+                .find(|v| standard.contains(v))
+            else {
+                continue;
+            };
+            let spelled = &word[span.clone()];
+            let top = spelled.iter().map(|&k| glyphs[k].y_min).min().unwrap_or(0) as f32;
+            let bottom = spelled.iter().map(|&k| glyphs[k].y_max).max().unwrap_or(0) as f32;
+            out.push(SettingRead {
+                kind,
+                value,
+                x_left: glyphs[spelled[0]].x_min as f32,
+                x_right: spelled.iter().map(|&k| glyphs[k].x_max).max().unwrap_or(0) as f32,
+                y_center: (top + bottom) / 2.0,
+                distance: chars[span].iter().map(|c| c.1).sum::<f32>() / spelled.len() as f32,
+            });
+        }
+    }
+    out
+}
+
+/// Every number followed by `mm/s` or `mm/mV` in a word's glyphs: the setting, the number
+/// and the glyphs (as a range of indices) that spell them. A bar before `mm` is the digit one.
+fn parse_settings(text: &str) -> Vec<(SettingKind, f32, std::ops::Range<usize>)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    for at in 1..chars.len() {
+        let rest: String = chars[at..].iter().collect();
+        let (kind, len) = if rest.starts_with("mm/mV") {
+            (SettingKind::Gain, 5)
+        } else if rest.starts_with("mm/s") {
+            (SettingKind::Speed, 4)
+        } else {
+            continue;
+        };
+        let digits = chars[..at]
+            .iter()
+            .rev()
+            .take_while(|&&c| c.is_ascii_digit() || c == 'I')
+            .count();
+        // No number, or a longer one than any setting's, which only happens to end here.
+        if digits == 0 || digits > 3 {
+            continue;
+        }
+        let number: String = chars[at - digits..at]
+            .iter()
+            .map(|&c| if c == 'I' { '1' } else { c })
+            .collect();
+        if let Ok(n) = number.parse() {
+            out.push((kind, n, at - digits..at + len));
         }
     }
     out
@@ -185,11 +357,15 @@ pub fn glyph_features(b: &BlobBox, ink: &InkView) -> [f32; FEATURES] {
     f
 }
 
-/// The nearest template's character and its root-mean-square distance.
-fn classify(b: &BlobBox, ink: &InkView, opts: &LabelOptions) -> (char, f32) {
+/// The nearest template's character and its root-mean-square distance, among the characters
+/// of `alphabet`.
+fn classify(b: &BlobBox, ink: &InkView, opts: &LabelOptions, alphabet: &str) -> (char, f32) {
     let f = glyph_features(b, ink);
     let mut best = ('?', f32::MAX);
     for (c, t) in TEMPLATES.iter() {
+        if !alphabet.contains(*c) {
+            continue;
+        }
         let mut d = 0f32;
         for k in 0..FEATURES - 1 {
             d += (f[k] - t[k]).powi(2);
@@ -217,5 +393,35 @@ mod tests {
         assert_eq!(spell("aVL"), Some(Lead::AVL));
         assert_eq!(spell("V7"), None);
         assert_eq!(spell("RL"), None);
+    }
+
+    #[test]
+    fn every_template_character_is_short_or_tall() {
+        for (c, _) in TEMPLATES.iter() {
+            assert!(SHORT_GLYPHS.contains(*c) != TALL_GLYPHS.contains(*c), "{c}");
+        }
+    }
+
+    #[test]
+    fn settings_are_a_number_before_their_unit_whatever_stands_around_them() {
+        let read = |t: &str| {
+            parse_settings(t)
+                .into_iter()
+                .map(|(k, n, r)| (k, n, r.start, r.end))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(read("25mm/s"), [(SettingKind::Speed, 25.0, 0, 6)]);
+        assert_eq!(read("??I0mm/mV?"), [(SettingKind::Gain, 10.0, 2, 9)]);
+        assert_eq!(
+            read("125mm/s50mm/s"),
+            [
+                (SettingKind::Speed, 125.0, 0, 7),
+                (SettingKind::Speed, 50.0, 7, 13)
+            ]
+        );
+        // No number, or one too long to be a setting.
+        assert!(read("?mm/s").is_empty());
+        assert!(read("2025mm/s").is_empty());
+        assert!(read("25mm/?").is_empty());
     }
 }
