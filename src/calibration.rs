@@ -50,6 +50,8 @@ pub enum Source {
     Trace,
     /// Given by the user.
     User,
+    /// Read from the page's printed text ("25mm/s", "10mm/mV").
+    Text,
     /// A standard value assumed for lack of evidence.
     Assumed,
 }
@@ -114,12 +116,14 @@ struct PulseMeasure {
     thickness: f32,
 }
 
-/// Measures gain and baselines.
+/// Measures gain and baselines. Without pulses the gain is `printed_gain`, the one the
+/// page's text states, if any.
 pub fn calibrate(
     runs: &ColumnRuns,
     layout: &Layout,
     px_per_mm_y: f32,
     gain: Gain,
+    printed_gain: Option<f32>,
     opts: &CalibrationOptions,
 ) -> Calibration {
     let measures: Vec<Option<PulseMeasure>> = layout
@@ -148,7 +152,10 @@ pub fn calibrate(
         .collect();
     let (gain_mm_per_mv, gain_source, snapped) = match gain {
         Gain::MmPerMv(g) => (g, Source::User, false),
-        Gain::Auto if heights_mm.is_empty() => (opts.default_gain, Source::Assumed, false),
+        Gain::Auto if heights_mm.is_empty() => match printed_gain {
+            Some(g) => (g, Source::Text, false),
+            None => (opts.default_gain, Source::Assumed, false),
+        },
         Gain::Auto => {
             let mut h = heights_mm.clone();
             h.sort_by(f32::total_cmp);

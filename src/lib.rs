@@ -312,6 +312,7 @@ fn digitize_upright(
         mut layout,
         speed,
         speed_source,
+        printed_gain,
         mut warnings,
     } = reading;
     let weight = |v: f32| grid.levels.weight(v);
@@ -321,6 +322,7 @@ fn digitize_upright(
         &layout,
         grid.px_per_mm_y,
         options.gain,
+        printed_gain,
         &stages.calibration,
     );
     let traces = traces::extract(
@@ -357,6 +359,15 @@ fn digitize_upright(
         &stages.signal,
     );
 
+    if let Some(g) =
+        printed_gain.filter(|&g| cal.gain_source == Source::Pulse && g != cal.gain_mm_per_mv)
+    {
+        warnings.push(format!(
+            "the page's text says {g} mm/mV, but its calibration pulses measure {} mm/mV: \
+             read at the pulses' gain",
+            cal.gain_mm_per_mv
+        ));
+    }
     if cal.gain_source == Source::Assumed {
         warnings.push(format!(
             "no calibration pulse found: assumed the standard gain of {} mm/mV",
@@ -472,6 +483,8 @@ struct Reading {
     layout: layout::Layout,
     speed: f32,
     speed_source: Source,
+    /// The gain the page's text states, for a page without pulses.
+    printed_gain: Option<f32>,
     warnings: Vec<String>,
 }
 
@@ -570,14 +583,12 @@ fn read_page(
             warnings,
         )
     };
-    let mut speed_source = if options.speed_mm_per_s.is_some() {
-        Source::User
-    } else {
-        Source::Assumed
+    let printed = Printed::read(&runs, &ink_view, grid.px_per_mm_y, stages, &mut warnings);
+    let (mut speed, mut speed_source) = match (options.speed_mm_per_s, printed.speed) {
+        (Some(s), _) => (s, Source::User),
+        (None, Some(s)) => (s, Source::Text),
+        (None, None) => (stages.default_speed_mm_per_s, Source::Assumed),
     };
-    let mut speed = options
-        .speed_mm_per_s
-        .unwrap_or(stages.default_speed_mm_per_s);
     let mut layout_warnings = Vec::new();
     let scale = (grid.px_per_mm_x, grid.px_per_mm_y);
     let mut layout = detect_layout(scale, speed, &mut layout_warnings)?;
@@ -607,10 +618,17 @@ fn read_page(
         }
     }
     if options.speed_mm_per_s.is_none() {
-        // The pulse lasts 0.2 s whatever the speed: its width on paper gives the speed.
-        if let Some(measured) =
-            calibration::speed_from_pulses(&layout, grid.px_per_mm_x, &stages.calibration)
-        {
+        // The pulse lasts 0.2 s whatever the speed: its width on paper gives the speed, unless
+        // the page says what it is.
+        let measured =
+            calibration::speed_from_pulses(&layout, grid.px_per_mm_x, &stages.calibration);
+        if let Some(m) = measured.filter(|&m| speed_source == Source::Text && m != speed) {
+            layout_warnings.push(format!(
+                "the page's text says {speed} mm/s, but its calibration pulses are 0.2 s wide \
+                 at {m} mm/s: read at {speed} mm/s"
+            ));
+        }
+        if let Some(measured) = measured.filter(|_| speed_source != Source::Text) {
             speed_source = Source::Pulse;
             if measured != speed {
                 speed = measured;
@@ -629,8 +647,66 @@ fn read_page(
         layout,
         speed,
         speed_source,
+        printed_gain: printed.gain,
         warnings,
     })
+}
+
+/// The settings a page's text states, where its reads agree.
+struct Printed {
+    /// Paper speed in mm/s.
+    speed: Option<f32>,
+    /// Gain in mm/mV.
+    gain: Option<f32>,
+}
+
+impl Printed {
+    /// Reads the page's settings text; reads that disagree leave the setting unread, with a
+    /// warning (a page printed at two gains, say, needs the user's word).
+    fn read(
+        runs: &ink::ColumnRuns,
+        ink: &ink::InkView,
+        px_per_mm: f32,
+        stages: &StageOptions,
+        warnings: &mut Vec<String>,
+    ) -> Printed {
+        let reads = labels::read_settings(
+            runs,
+            ink,
+            px_per_mm,
+            &stages.layout.labels,
+            &stages.calibration.standard_speeds,
+            &stages.calibration.standard_gains,
+        );
+        if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
+            eprintln!("settings read {reads:?}");
+        }
+        let mut agreed = |kind: labels::SettingKind, unit: &str| {
+            let mut values: Vec<f32> = reads
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| r.value)
+                .collect();
+            values.sort_by(f32::total_cmp);
+            values.dedup();
+            match values[..] {
+                [] => None,
+                [v] => Some(v),
+                _ => {
+                    let list: Vec<String> = values.iter().map(|v| format!("{v} {unit}")).collect();
+                    warnings.push(format!(
+                        "the page's text states more than one setting ({}): none was used",
+                        list.join(", ")
+                    ));
+                    None
+                }
+            }
+        };
+        Printed {
+            speed: agreed(labels::SettingKind::Speed, "mm/s"),
+            gain: agreed(labels::SettingKind::Gain, "mm/mV"),
+        }
+    }
 }
 
 /// The scale of a page without a grid (pixels per mm; `None` keeps the assumed

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 /// How the vertical scale is found.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Gain {
-    /// Measure it from the 1 mV calibration pulse; assume 10 mm/mV when there is none.
+    /// Measure it from the 1 mV calibration pulse; without one, read the page's printed text
+    /// ("10mm/mV"), else assume 10 mm/mV.
     Auto,
     /// Use this many mm per mV, whatever the page shows.
     MmPerMv(f32),
@@ -282,8 +283,8 @@ impl Default for DecodeLimits {
 /// Everything [`crate::digitize`] can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Options {
-    /// Paper speed in mm/s; `None` reads it from the calibration pulse's width (0.2 s), and
-    /// assumes 25 mm/s without a pulse.
+    /// Paper speed in mm/s; `None` reads it from the page's printed text ("25mm/s"), else
+    /// from the calibration pulse's width (0.2 s), and assumes 25 mm/s without either.
     pub speed_mm_per_s: Option<f32>,
     /// Vertical scale: measured from the calibration pulse, or given.
     pub gain: Gain,

@@ -302,6 +302,7 @@ const SOURCE_WORDS = {
   separator: 'from the lead separators',
   trace: 'estimated from the trace',
   user: 'set by you',
+  text: 'read from the page\'s printed text',
   assumed: 'assumed: the standard value',
 };
 

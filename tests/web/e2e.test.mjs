@@ -173,7 +173,7 @@ describe('paper ECG digitizer page', () => {
 
     const facts = await page.textContent('#facts');
     assert.match(facts, /Gain10\.0 mm\/mV, from the calibration pulse/);
-    assert.match(facts, /Paper speed25\.0 mm\/s/);
+    assert.match(facts, /Paper speed25\.0 mm\/s, read from the page's printed text/);
     assert.match(facts, /px\/mm/);
     assert.match(facts, /Layout3x4\+II, detected/);
     await page.screenshot({ path: join(ARTIFACTS, 'result.png'), fullPage: true });

@@ -42,10 +42,12 @@ struct RunArgs {
     /// Output formats, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "csv")]
     format: Vec<Format>,
-    /// Paper speed in mm/s, or `auto` to read it from the calibration pulse (25 without one).
+    /// Paper speed in mm/s, or `auto` to read it from the printed text ("25mm/s") or the
+    /// calibration pulse (25 without either).
     #[arg(long, default_value = "auto")]
     speed: String,
-    /// Gain in mm/mV, or `auto` to read it from the calibration pulse.
+    /// Gain in mm/mV, or `auto` to read it from the calibration pulse (or the printed text,
+    /// "10mm/mV", without one).
     #[arg(long, default_value = "auto")]
     gain: String,
     /// Page layout: `auto`, `3x4`, `3x4+II`, `3x4+V1,II,V5`, `6x2`, `6x2+II`, `12x1`,
