@@ -1,7 +1,8 @@
 //! Renders one synthetic page from command-line settings, for checking by eye or by eval:
 //! `cargo run --release --example render_one -- out.png truth.csv [key=value ...]` with keys
-//! `rotation`, `noise`, `dpi`, `seed`, `grid` (0 or 1), `keystone` (top,right), `shading`
-//! and `blur` (see `RenderOptions`).
+//! `rotation`, `noise`, `dpi`, `seed`, `grid` (0 or 1), `keystone` (top,right), `shading`,
+//! `blur`, `speed`, `gain`, `duration`, `pulse` (0 or 1) and `font` (a font file: prints
+//! the speed and gain under the last row) (see `RenderOptions`).
 
 use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
 
@@ -26,6 +27,11 @@ fn main() {
             "grid" => opts.grid = value != "0",
             "shading" => opts.shading = num(value),
             "blur" => opts.blur_px = num(value),
+            "speed" => opts.speed_mm_per_s = num(value),
+            "gain" => opts.gain_mm_per_mv = num(value),
+            "duration" => opts.duration_s = num(value),
+            "pulse" => opts.pulse = value != "0",
+            "font" => opts.settings_font = Some(std::fs::read(value).expect("read the font")),
             "keystone" => {
                 let (a, b) = value.split_once(',').expect("keystone=top,right");
                 opts.keystone = (num(a), num(b));

@@ -344,6 +344,15 @@ pub struct RenderOptions {
     /// On pages with pulses, bars stand this long before their column boundary: the pulse
     /// padding delays ECG-Image-Kit's traces by one 500 Hz sample, but not its bars.
     pub separator_lead_s: f32,
+    /// Font (TrueType or OpenType bytes) of the settings text under the last row, as
+    /// ECG-Image-Kit prints it; `None` prints no text. Not part of a recipe file.
+    #[serde(skip)]
+    pub settings_font: Option<Vec<u8>>,
+    /// What the settings text says, one string per block, printed from 50 mm in and 50 mm
+    /// apart; `{speed}` and `{gain}` stand for the page's numbers.
+    pub settings_text: Vec<String>,
+    /// Size of the settings text in points (ECG-Image-Kit's digits stand 2.9 mm tall: 11 pt).
+    pub settings_text_pt: f32,
     /// Counter-clockwise page rotation on screen, in degrees, about the image centre.
     pub rotation_deg: f32,
     /// Colour of the corners that rotation or perspective uncovers.
@@ -391,6 +400,9 @@ impl Default for RenderOptions {
             separator_half_height_mv: 0.35,
             separator_width_mm: 0.75,
             separator_lead_s: 0.002,
+            settings_font: None,
+            settings_text: vec!["{speed}mm/s".into(), "{gain}mm/mV".into()],
+            settings_text_pt: 11.0,
             rotation_deg: 0.0,
             rotation_fill_rgb: [255, 255, 255],
             keystone: (0.0, 0.0),
@@ -741,7 +753,59 @@ fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> P
             fill_rect(&mut ink, x - half_bar_px, top, x + half_bar_px, bottom);
         }
     }
+
+    if let Some(bytes) = &opts.settings_font {
+        let font = ab_glyph::FontRef::try_from_slice(bytes)
+            .expect("RenderOptions::settings_font holds a TrueType or OpenType font");
+        // ECG-Image-Kit's text baseline stands 5 mm above the page's bottom edge.
+        let baseline = g.height_px as f32 - 5.0 * g.px_per_mm;
+        let em_px = points_to_px(opts.settings_text_pt, opts.dpi);
+        for (k, block) in opts.settings_text.iter().enumerate() {
+            let text = block
+                .replace("{speed}", &opts.speed_mm_per_s.to_string())
+                .replace("{gain}", &opts.gain_mm_per_mv.to_string());
+            let x = 50.0 * (k + 1) as f32 * g.px_per_mm;
+            draw_text(&mut ink, &font, &text, (x, baseline), em_px);
+        }
+    }
     ink
+}
+
+/// Adds `text` to `ink` in `font`, `em_px` pixels to the em, its baseline starting at `at`.
+pub fn draw_text(
+    ink: &mut Plane,
+    font: &ab_glyph::FontRef,
+    text: &str,
+    at: (f32, f32),
+    em_px: f32,
+) {
+    use ab_glyph::{Font, ScaleFont};
+    // ab_glyph scales a font by its line height, printers and matplotlib by its em.
+    let em_units = font.units_per_em().unwrap_or(font.height_unscaled());
+    let scale = em_px * font.height_unscaled() / em_units;
+    let scaled = font.as_scaled(scale);
+    let mut caret = at.0;
+    let mut previous = None;
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = previous {
+            caret += scaled.kern(p, id);
+        }
+        previous = Some(id);
+        let glyph = id.with_scale_and_position(scale, ab_glyph::point(caret, at.1));
+        caret += scaled.h_advance(id);
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue; // a space
+        };
+        let origin = outline.px_bounds().min;
+        outline.draw(|gx, gy, coverage| {
+            let (x, y) = (origin.x as i64 + gx as i64, origin.y as i64 + gy as i64);
+            if (0..ink.width as i64).contains(&x) && (0..ink.height as i64).contains(&y) {
+                let v = &mut ink.data[y as usize * ink.width + x as usize];
+                *v = v.max(coverage);
+            }
+        });
+    }
 }
 
 /// Length of `[a0, a1] ∩ [b0, b1]`.

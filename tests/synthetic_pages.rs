@@ -6,14 +6,17 @@ use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions, Rendered};
 use ecg_digitizer::{digitize_image, Digitization, Options, StageOptions};
 
 /// Digitizes the image `edit` makes of a rendered page (the page itself, or a crop, say) and
-/// returns (mean raw SNR dB, aligned dB). The truth keeps every sample, so whatever the edit
-/// cuts away counts as missed.
-fn score_edited(opts: RenderOptions, edit: impl Fn(&Rendered) -> image::RgbImage) -> (f64, f64) {
+/// returns (mean raw SNR dB, aligned dB) with the digitization. The truth keeps every
+/// sample, so whatever the edit cuts away counts as missed.
+fn score_edited(
+    opts: RenderOptions,
+    edit: impl Fn(&Rendered) -> image::RgbImage,
+) -> ((f64, f64), Digitization) {
     let ecg = synthetic_ecg(7 + opts.seed, 72.0, 10.0, 500.0);
     let page = render(&ecg, &opts);
     let d = digitize_image(&edit(&page), &Options::default(), &StageOptions::default())
         .unwrap_or_else(|e| panic!("digitize failed: {e}"));
-    score(&page, &d)
+    (score(&page, &d), d)
 }
 
 /// (mean raw SNR dB, aligned dB) of a digitization against its rendered page's truth.
@@ -33,8 +36,9 @@ fn score(page: &Rendered, d: &Digitization) -> (f64, f64) {
     (s.mean_raw_db(), 10.0 * s.aligned_ratio().log10())
 }
 
-fn check(name: &str, opts: RenderOptions, min_raw: f64, min_aligned: f64) {
-    check_edited(name, opts, |page| page.image.clone(), min_raw, min_aligned);
+/// Checks a rendered page's scores and returns its digitization, for further checks.
+fn check(name: &str, opts: RenderOptions, min_raw: f64, min_aligned: f64) -> Digitization {
+    check_edited(name, opts, |page| page.image.clone(), min_raw, min_aligned)
 }
 
 /// Like [`check`], on the image `edit` makes of the page (see [`score_edited`]).
@@ -44,13 +48,14 @@ fn check_edited(
     edit: impl Fn(&Rendered) -> image::RgbImage,
     min_raw: f64,
     min_aligned: f64,
-) {
-    let (raw, aligned) = score_edited(opts, edit);
+) -> Digitization {
+    let ((raw, aligned), d) = score_edited(opts, edit);
     eprintln!("{name}: raw {raw:.2} dB, aligned {aligned:.2} dB");
     assert!(
         raw >= min_raw && aligned >= min_aligned,
         "{name}: raw {raw:.2} dB (min {min_raw}), aligned {aligned:.2} dB (min {min_aligned})"
     );
+    d
 }
 
 #[test]
@@ -216,11 +221,8 @@ fn v1_rhythm_strip_is_recognised_by_its_short_panel() {
         seed: 10,
         ..Default::default()
     };
-    let ecg = synthetic_ecg(17, 72.0, 10.0, 500.0);
-    let page = render(&ecg, &o);
-    let d = digitize_image(&page.image, &Options::default(), &StageOptions::default()).unwrap();
+    let d = check("rhythm V1", o, 22.0, 22.0);
     assert_eq!(d.layout, "3x4+V1");
-    check("rhythm V1", o, 22.0, 22.0);
 }
 
 #[test]
@@ -230,14 +232,7 @@ fn upside_down_page_is_turned_over() {
         seed: 11,
         ..Default::default()
     };
-    check("upside down", o.clone(), 21.0, 18.0);
-    let ecg = synthetic_ecg(18, 72.0, 10.0, 500.0);
-    let d = digitize_image(
-        &render(&ecg, &o).image,
-        &Options::default(),
-        &StageOptions::default(),
-    )
-    .unwrap();
+    let d = check("upside down", o, 21.0, 18.0);
     assert!(
         (d.rotation_deg - 180.0).abs() < 0.5,
         "rotation {}",
@@ -464,14 +459,7 @@ fn photographed_page_is_made_square_again() {
             seed,
             ..Default::default()
         };
-        check(name, o.clone(), 29.0, 24.0);
-        let ecg = synthetic_ecg(7 + seed, 72.0, 10.0, 500.0);
-        let d = digitize_image(
-            &render(&ecg, &o).image,
-            &Options::default(),
-            &StageOptions::default(),
-        )
-        .unwrap();
+        let d = check(name, o, 29.0, 24.0);
         assert!(
             d.warnings.iter().any(|w| w.contains("perspective")),
             "{name}: {:?}",
@@ -551,18 +539,86 @@ fn coarse_page_without_a_grid_is_not_given_a_grid_by_its_rows_and_beats() {
         seed: 12,
         ..Default::default()
     };
-    check("no grid, 100 DPI", o.clone(), 15.0, 20.0);
-    let ecg = synthetic_ecg(7 + o.seed, 72.0, 10.0, 500.0);
-    let d = digitize_image(
-        &render(&ecg, &o).image,
-        &Options::default(),
-        &StageOptions::default(),
-    )
-    .unwrap();
+    let d = check("no grid, 100 DPI", o, 15.0, 20.0);
     assert!(!d.grid_found);
     assert!(
         (d.px_per_mm_x - 100.0 / 25.4).abs() < 0.05,
         "{}",
         d.px_per_mm_x
     );
+}
+
+/// DejaVu Sans, in which ECG-Image-Kit prints its settings text, cut to those characters.
+fn settings_font() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fonts/DejaVuSans-settings.ttf"
+    );
+    std::fs::read(path).expect("the settings font fixture")
+}
+
+#[test]
+fn paper_speed_and_gain_printed_under_the_traces_are_read() {
+    use ecg_digitizer::calibration::Source;
+    // Without pulses only the text gives the speed and gain: the assumed 25 mm/s and
+    // 10 mm/mV would halve time, and halve or double amplitude.
+    for (dpi, gain, seed, text) in [
+        (200.0, 5.0, 16, ["{speed}mm/s", "{gain}mm/mV"]),
+        (100.0, 20.0, 17, ["{speed}mm/s", "{gain}mm/mV"]),
+        (
+            150.0,
+            5.0,
+            18,
+            ["Speed: {speed} mm/s", "Gain: {gain} mm/mV"],
+        ),
+    ] {
+        let o = RenderOptions {
+            speed_mm_per_s: 50.0,
+            duration_s: 5.0,
+            gain_mm_per_mv: gain,
+            pulse: false,
+            settings_font: Some(settings_font()),
+            settings_text: text.map(String::from).to_vec(),
+            dpi,
+            seed,
+            ..Default::default()
+        };
+        let name = format!("settings text at {dpi} dpi");
+        let d = check(&name, o, 21.0, 21.0);
+        assert_eq!(
+            (
+                d.speed_mm_per_s,
+                d.speed_source,
+                d.gain_mm_per_mv,
+                d.gain_source
+            ),
+            (50.0, Source::Text, gain, Source::Text),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn printed_settings_that_the_pulses_contradict_are_reported() {
+    use ecg_digitizer::calibration::Source;
+    // The pulses measure 10 mm/mV and 25 mm/s; the text says otherwise. The gain follows
+    // the pulses, the speed the text, and both disagreements are told.
+    let o = RenderOptions {
+        settings_font: Some(settings_font()),
+        settings_text: vec!["50mm/s".into(), "20mm/mV".into()],
+        seed: 19,
+        ..Default::default()
+    };
+    let ecg = synthetic_ecg(7 + o.seed, 72.0, 10.0, 500.0);
+    let page = render(&ecg, &o);
+    let d = digitize_image(&page.image, &Options::default(), &StageOptions::default()).unwrap();
+    assert_eq!((d.gain_mm_per_mv, d.gain_source), (10.0, Source::Pulse));
+    assert_eq!((d.speed_mm_per_s, d.speed_source), (50.0, Source::Text));
+    for told in ["says 20 mm/mV", "says 50 mm/s"] {
+        assert!(
+            d.warnings.iter().any(|w| w.contains(told)),
+            "{told}: {:?}",
+            d.warnings
+        );
+    }
 }
