@@ -345,7 +345,8 @@ pub struct RenderOptions {
     /// padding delays ECG-Image-Kit's traces by one 500 Hz sample, but not its bars.
     pub separator_lead_s: f32,
     /// Font (TrueType or OpenType bytes) of the settings text under the last row, as
-    /// ECG-Image-Kit prints it; `None` prints no text. Not part of a recipe file.
+    /// ECG-Image-Kit prints it; `None` prints no text. Not part of a recipe file. `render`
+    /// panics if these bytes are not a font.
     #[serde(skip)]
     pub settings_font: Option<Vec<u8>>,
     /// What the settings text says, one string per block, printed from 50 mm in and 50 mm
@@ -772,7 +773,7 @@ fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> P
 }
 
 /// Adds `text` to `ink` in `font`, `em_px` pixels to the em, its baseline starting at `at`.
-pub fn draw_text(
+fn draw_text(
     ink: &mut Plane,
     font: &ab_glyph::FontRef,
     text: &str,
