@@ -91,25 +91,7 @@ pub fn read(
         if used[i] {
             continue;
         }
-        // Grow a word rightwards from glyph i along its text line.
-        let mut word = vec![i];
-        let mut right = glyphs[i].x_max as f32;
-        let line = (glyphs[i].y_min, glyphs[i].y_max);
-        for (j, g) in glyphs.iter().enumerate().skip(i + 1) {
-            if used[j] {
-                continue;
-            }
-            if g.x_min as f32 - right > gap {
-                if g.x_min as f32 > right + gap {
-                    break;
-                }
-                continue;
-            }
-            if same_line(line, g) {
-                word.push(j);
-                right = right.max(g.x_max as f32);
-            }
-        }
+        let (word, right) = grow_word(&glyphs, i, &used, |_| gap);
         if word.len() > 3 {
             continue; // no lead name has more than three glyphs
         }
@@ -157,6 +139,36 @@ fn glyph_blobs(runs: &ColumnRuns, px_per_mm: f32, opts: &LabelOptions) -> Vec<Bl
         .collect();
     glyphs.sort_by_key(|b| b.x_min);
     glyphs
+}
+
+/// Grows a word rightwards from glyph `first` along its text line, over glyphs not `used`:
+/// its glyphs, left to right, and its right edge. `gap(tallest)` is the widest gap within a
+/// word, given the height of the word's tallest glyph so far.
+fn grow_word(
+    glyphs: &[BlobBox],
+    first: usize,
+    used: &[bool],
+    gap: impl Fn(f32) -> f32,
+) -> (Vec<usize>, f32) {
+    let mut word = vec![first];
+    let mut right = glyphs[first].x_max as f32;
+    let mut tallest = glyphs[first].height() as f32;
+    let line = (glyphs[first].y_min, glyphs[first].y_max);
+    for (j, g) in glyphs.iter().enumerate().skip(first + 1) {
+        if used[j] {
+            continue;
+        }
+        // Glyphs are sorted by left edge: past the gap, no later glyph joins either.
+        if g.x_min as f32 - right > gap(tallest) {
+            break;
+        }
+        if same_line(line, g) {
+            word.push(j);
+            right = right.max(g.x_max as f32);
+            tallest = tallest.max(g.height() as f32);
+        }
+    }
+    (word, right)
 }
 
 /// Whether glyph `g` stands on the text line spanning rows `line`: the glyphs share most of
@@ -211,21 +223,10 @@ pub fn read_settings(
         if used[i] {
             continue;
         }
-        let mut word = vec![i];
-        let mut right = glyphs[i].x_max as f32;
-        let mut tallest = glyphs[i].height() as f32;
-        let line = (glyphs[i].y_min, glyphs[i].y_max);
-        for (j, g) in glyphs.iter().enumerate().skip(i + 1) {
-            let gap = opts.settings_gap_heights * tallest;
-            if g.x_min as f32 > right + gap {
-                break;
-            }
-            if !used[j] && same_line(line, g) {
-                word.push(j);
-                right = right.max(g.x_max as f32);
-                tallest = tallest.max(g.height() as f32);
-            }
-        }
+        let (word, _) = grow_word(&glyphs, i, &used, |tallest| {
+            opts.settings_gap_heights * tallest
+        });
+        let tallest = word.iter().map(|&k| glyphs[k].height()).max().unwrap_or(0) as f32;
         for &k in &word {
             used[k] = true;
         }
@@ -276,29 +277,29 @@ pub fn read_settings(
 /// Every number followed by `mm/s` or `mm/mV` in a word's glyphs: the setting, the number
 /// and the glyphs (as a range of indices) that spell them. A bar before `mm` is the digit one.
 fn parse_settings(text: &str) -> Vec<(SettingKind, f32, std::ops::Range<usize>)> {
-    let chars: Vec<char> = text.chars().collect();
+    // Template characters and '?' are ASCII: one byte per glyph.
+    let glyphs = text.as_bytes();
     let mut out = Vec::new();
-    for at in 1..chars.len() {
-        let rest: String = chars[at..].iter().collect();
-        let (kind, len) = if rest.starts_with("mm/mV") {
+    for at in 1..glyphs.len() {
+        let (kind, len) = if glyphs[at..].starts_with(b"mm/mV") {
             (SettingKind::Gain, 5)
-        } else if rest.starts_with("mm/s") {
+        } else if glyphs[at..].starts_with(b"mm/s") {
             (SettingKind::Speed, 4)
         } else {
             continue;
         };
-        let digits = chars[..at]
+        let digits = glyphs[..at]
             .iter()
             .rev()
-            .take_while(|&&c| c.is_ascii_digit() || c == 'I')
+            .take_while(|&&c| c.is_ascii_digit() || c == b'I')
             .count();
         // No number, or a longer one than any setting's, which only happens to end here.
         if digits == 0 || digits > 3 {
             continue;
         }
-        let number: String = chars[at - digits..at]
+        let number: String = glyphs[at - digits..at]
             .iter()
-            .map(|&c| if c == 'I' { '1' } else { c })
+            .map(|&c| if c == b'I' { '1' } else { c as char })
             .collect();
         if let Ok(n) = number.parse() {
             out.push((kind, n, at - digits..at + len));
