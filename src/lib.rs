@@ -622,19 +622,20 @@ fn read_page(
         // the page says what it is.
         let measured =
             calibration::speed_from_pulses(&layout, grid.px_per_mm_x, &stages.calibration);
-        if let Some(m) = measured.filter(|&m| speed_source == Source::Text && m != speed) {
-            layout_warnings.push(format!(
+        match (speed_source, measured) {
+            (Source::Text, Some(m)) if m != speed => layout_warnings.push(format!(
                 "the page's text says {speed} mm/s, but its calibration pulses are 0.2 s wide \
                  at {m} mm/s: read at {speed} mm/s"
-            ));
-        }
-        if let Some(measured) = measured.filter(|_| speed_source != Source::Text) {
-            speed_source = Source::Pulse;
-            if measured != speed {
-                speed = measured;
-                layout_warnings.clear();
-                let scale = (grid.px_per_mm_x, grid.px_per_mm_y);
-                layout = detect_layout(scale, speed, &mut layout_warnings)?;
+            )),
+            (Source::Text, _) | (_, None) => {}
+            (_, Some(m)) => {
+                speed_source = Source::Pulse;
+                if m != speed {
+                    speed = m;
+                    layout_warnings.clear();
+                    let scale = (grid.px_per_mm_x, grid.px_per_mm_y);
+                    layout = detect_layout(scale, speed, &mut layout_warnings)?;
+                }
             }
         }
     }
