@@ -773,13 +773,7 @@ fn draw_ink(ecg: &SyntheticEcg, opts: &RenderOptions, g: &RenderedGeometry) -> P
 }
 
 /// Adds `text` to `ink` in `font`, `em_px` pixels to the em, its baseline starting at `at`.
-fn draw_text(
-    ink: &mut Plane,
-    font: &ab_glyph::FontRef,
-    text: &str,
-    at: (f32, f32),
-    em_px: f32,
-) {
+fn draw_text(ink: &mut Plane, font: &ab_glyph::FontRef, text: &str, at: (f32, f32), em_px: f32) {
     use ab_glyph::{Font, ScaleFont};
     // ab_glyph scales a font by its line height, printers and matplotlib by its em.
     let em_units = font.units_per_em().unwrap_or(font.height_unscaled());
