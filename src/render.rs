@@ -1549,6 +1549,50 @@ mod tests {
         assert!((rms - 0.02).abs() < 0.003, "rms {rms}");
     }
 
+    /// FNV-1a over bytes.
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    #[test]
+    fn existing_conditions_render_the_same_bytes_as_before_the_photo_conditions() {
+        // Hashes of image and truth taken before curl, desk, glare and fold existed: with those
+        // off, pages (and so the synth recipes) must not change.
+        let cases = [
+            RenderOptions::default(),
+            RenderOptions {
+                keystone: (0.06, -0.03),
+                rotation_deg: -3.0,
+                shading: 0.4,
+                blur_px: 1.0,
+                noise_sigma: 6.0,
+                seed: 3,
+                ..RenderOptions::default()
+            },
+            RenderOptions {
+                dpi: 100.0,
+                grid_minor_rgb: None,
+                rotation_deg: 20.0,
+                ..RenderOptions::default()
+            },
+        ];
+        let hashes: Vec<(u64, u64)> = cases
+            .iter()
+            .map(|o| {
+                let r = render(&synthetic_ecg(21, 66.0, 10.0, 500.0), o);
+                (fnv1a(r.image.as_raw()), fnv1a(r.truth.to_csv().as_bytes()))
+            })
+            .collect();
+        let before = [
+            (0xc46d_1581_f986_0c9c, 0xce59_c222_3c13_f8d8),
+            (0xb196_a435_3368_a49b, 0xce59_c222_3c13_f8d8),
+            (0x1833_59b6_81e6_8082, 0xc2dc_5a80_cc6c_1bd8),
+        ];
+        assert_eq!(hashes, before);
+    }
+
     #[test]
     fn png_decodes_back_to_the_same_pixels() {
         let r = render(
