@@ -354,9 +354,10 @@ pub struct RenderOptions {
     pub settings_text: Vec<String>,
     /// Size of the settings text in points (ECG-Image-Kit's digits stand 2.9 mm tall: 11 pt).
     pub settings_text_pt: f32,
-    /// Counter-clockwise page rotation on screen, in degrees, about the image centre.
+    /// Counter-clockwise page rotation on screen, in degrees, about the page's centre (the
+    /// image's centre).
     pub rotation_deg: f32,
-    /// Colour of the corners that rotation or perspective uncovers.
+    /// Colour of the corners that rotation or perspective uncovers (without a desk).
     pub rotation_fill_rgb: [u8; 3],
     /// A photo taken from off the page's axis: how much shorter the top edge comes out than
     /// the bottom one (first) and the right edge than the left one (second), as fractions
@@ -369,8 +370,40 @@ pub struct RenderOptions {
     pub blur_px: f32,
     /// Standard deviation of additive Gaussian pixel noise, on the 0–255 scale; 0 = none.
     pub noise_sigma: f32,
-    /// Seed of the pixel noise.
+    /// Page curl, as of a page that was rolled and lies on a desk: the left and right edges
+    /// lift (a cylinder along the page's height). Rows sag at the middle by this fraction of
+    /// the page height relative to the left and right edges (negative: they arch), and
+    /// horizontal spacing shrinks towards those edges, where the paper slopes away (by 6 % at
+    /// the edges for 0.02). 0 is flat paper.
+    pub curl: f32,
+    /// A crease from folding the page and flattening it again; `None` is an unfolded page.
+    pub fold: Option<Fold>,
+    /// A desk around the page: the image extends this fraction of the page's width (left and
+    /// right) and height (top and bottom) beyond the bent and rotated page, showing a seeded
+    /// wood texture (`seed`) wherever the page is not, in place of `rotation_fill_rgb`. The
+    /// page's centre is the image's. 0 is no desk: the image is the page.
+    pub desk_margin: f32,
+    /// Seed of the pixel noise and of the desk texture.
     pub seed: u64,
+}
+
+/// A crease across the page: its far side is turned a little, and lit differently.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fold {
+    /// Where the crease lies, as a fraction of the page's extent along the crease's normal,
+    /// which points right for a vertical crease (up for `angle_deg` = 90): for a vertical
+    /// crease, x / page width; 0.5 passes through the page's centre.
+    pub position: f32,
+    /// Direction of the crease in degrees, counter-clockwise on screen from vertical: 0 runs
+    /// top to bottom, 90 left to right.
+    pub angle_deg: f32,
+    /// The far side (along the normal) is this fraction darker, as paper tilted away from
+    /// the light is; the crease itself shows as a thin bright line and a thin dark one.
+    pub shade: f32,
+    /// Lines crossing the crease turn by this many degrees (counter-clockwise on screen) on
+    /// its far side: the far side is sheared along the crease, as flattened paper keeps a
+    /// slight bend.
+    pub kink_deg: f32,
 }
 
 impl Default for RenderOptions {
@@ -410,6 +443,9 @@ impl Default for RenderOptions {
             shading: 0.0,
             blur_px: 0.0,
             noise_sigma: 0.0,
+            curl: 0.0,
+            fold: None,
+            desk_margin: 0.0,
             seed: 0,
         }
     }
@@ -434,14 +470,22 @@ pub struct RenderedPanel {
     pub x_from_s: f32,
 }
 
-/// Where things were drawn, in upright page pixels (before rotation), in this module's pixel
-/// convention: pixel `(i, j)` covers `[i, i+1) × [j, j+1)`, its centre is `(i + 0.5, j + 0.5)`.
+/// Where things were drawn, in upright page pixels (before bending and rotation), in this
+/// module's pixel convention: pixel `(i, j)` covers `[i, i+1) × [j, j+1)`, its centre is
+/// `(i + 0.5, j + 0.5)`. [`RenderedGeometry::to_image`] takes them to the final image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedGeometry {
-    /// Image width in pixels.
+    /// Width of the upright page in pixels (the image's too, without a desk).
     pub width_px: u32,
-    /// Image height in pixels.
+    /// Height of the upright page in pixels (the image's too, without a desk).
     pub height_px: u32,
+    /// Width of the final image in pixels: the page's, plus the desk around it.
+    pub image_width_px: u32,
+    /// Height of the final image in pixels: the page's, plus the desk around it.
+    pub image_height_px: u32,
+    /// Where the upright page's origin lies on the image before rotation: (0, 0) without a
+    /// desk, else the desk's left and top margins, so that the page's centre is the image's.
+    pub page_offset_px: (f32, f32),
     /// Pixels per mm of paper, both axes.
     pub px_per_mm: f32,
     /// Pixels per second of record.
@@ -458,9 +502,14 @@ pub struct RenderedGeometry {
     pub separator_x_px: Vec<Vec<f32>>,
     /// Every drawn panel.
     pub panels: Vec<RenderedPanel>,
-    /// Rotation applied after drawing, counter-clockwise on screen, in degrees.
+    /// [`RenderOptions::curl`], applied first.
+    pub curl: f32,
+    /// [`RenderOptions::fold`], applied after the curl.
+    pub fold: Option<Fold>,
+    /// Rotation applied after bending, about the page's centre, counter-clockwise on screen,
+    /// in degrees.
     pub rotation_deg: f32,
-    /// [`RenderOptions::keystone`], applied after the rotation.
+    /// [`RenderOptions::keystone`], applied to the whole image after the rotation.
     pub keystone: (f32, f32),
 }
 
@@ -475,32 +524,87 @@ impl RenderedGeometry {
         self.baseline_y_px[row] - mv * self.px_per_mv
     }
 
-    /// The rotation centre: the middle of the image.
+    /// The rotation centre on the image: the page's centre, which is the middle of the image.
     pub fn center(&self) -> (f32, f32) {
-        (self.width_px as f32 / 2.0, self.height_px as f32 / 2.0)
+        (
+            self.page_offset_px.0 + self.width_px as f32 / 2.0,
+            self.page_offset_px.1 + self.height_px as f32 / 2.0,
+        )
     }
 
-    /// Where the upright point `(x, y)` lies in the final (rotated, photographed) image.
+    /// Where the upright point `(x, y)` lies in the final (bent, rotated, photographed) image.
     pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
-        let (s, c) = sin_cos_deg(self.rotation_deg);
-        let (cx, cy) = self.center();
-        let (dx, dy) = (x - cx, y - cy);
-        // y points down, so a counter-clockwise turn lifts the right side.
-        let turned = (cx + dx * c + dy * s, cy - dx * s + dy * c);
+        let turned = self.turn(x, y);
         match self.keystone_projection() {
             Some(k) => k * turned,
             None => turned,
         }
     }
 
-    /// The perspective of [`RenderOptions::keystone`]: the rotated page's corners to the
+    /// [`Self::to_image`] before the keystone: bent, placed and rotated.
+    fn turn(&self, x: f32, y: f32) -> (f32, f32) {
+        let (x, y) = self.bend(x, y);
+        let (s, c) = sin_cos_deg(self.rotation_deg);
+        let (cx, cy) = self.center();
+        let (dx, dy) = (
+            x - self.width_px as f32 / 2.0,
+            y - self.height_px as f32 / 2.0,
+        );
+        // y points down, so a counter-clockwise turn lifts the right side.
+        (cx + dx * c + dy * s, cy - dx * s + dy * c)
+    }
+
+    /// Where the upright point `(x, y)` lies on the curled and folded page, in page pixels.
+    fn bend(&self, x: f32, y: f32) -> (f32, f32) {
+        let p = match self.curl_shape() {
+            Some(curl) => curl.forward(x, y),
+            None => (x, y),
+        };
+        match self.crease() {
+            Some(crease) => crease.forward(p),
+            None => p,
+        }
+    }
+
+    fn curl_shape(&self) -> Option<Curl> {
+        let (w, h) = (self.width_px as f32, self.height_px as f32);
+        let sag = self.curl * h;
+        // The lifted edges rise on screen by their height × sin(view tilt): a phone held
+        // about 10° off vertical sees a sixth of the lift, as the sag.
+        let lift = 6.0 * sag.abs();
+        (sag != 0.0 && w > 0.0).then(|| Curl {
+            centre_x: w / 2.0,
+            sag,
+            // A parabola of height `lift` at the edges: its slope grows by this per pixel.
+            slope_per_px: 8.0 * lift / (w * w),
+        })
+    }
+
+    fn crease(&self) -> Option<Crease> {
+        let fold = self.fold?;
+        let (s, c) = sin_cos_deg(fold.angle_deg);
+        let normal = (c, -s);
+        let (w, h) = (self.width_px as f32, self.height_px as f32);
+        let corners = [0.0, c * w, -s * h, c * w - s * h];
+        let lo = corners.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = corners.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let (ks, kc) = sin_cos_deg(fold.kink_deg);
+        Some(Crease {
+            normal,
+            along: (s, c),
+            offset: lo + fold.position * (hi - lo),
+            shear: ks / kc,
+        })
+    }
+
+    /// The perspective of [`RenderOptions::keystone`]: the rotated image's corners to the
     /// photo's quadrilateral; `None` for a flat scan.
     pub fn keystone_projection(&self) -> Option<Projection> {
         let (top, right) = self.keystone;
         if top == 0.0 && right == 0.0 {
             return None;
         }
-        let (w, h) = (self.width_px as f32, self.height_px as f32);
+        let (w, h) = (self.image_width_px as f32, self.image_height_px as f32);
         // Each edge's shortening, split evenly between its two ends.
         let (top_in, bottom_in) = (top.max(0.0) * w / 2.0, (-top).max(0.0) * w / 2.0);
         let (right_in, left_in) = (right.max(0.0) * h / 2.0, (-right).max(0.0) * h / 2.0);
@@ -517,14 +621,78 @@ impl RenderedGeometry {
 
     /// Whether a point of the final image lies on it.
     fn contains(&self, x: f32, y: f32) -> bool {
-        x >= 0.0 && y >= 0.0 && x < self.width_px as f32 && y < self.height_px as f32
+        x >= 0.0 && y >= 0.0 && x < self.image_width_px as f32 && y < self.image_height_px as f32
+    }
+}
+
+/// [`RenderOptions::curl`] in page pixels: rows sag by `sag` × (1 − (2s/w)²) at `s` pixels
+/// from the centre, and the paper, whose slope grows by `slope_per_px` per pixel from the
+/// centre, is foreshortened by the cosine of its slope.
+struct Curl {
+    centre_x: f32,
+    sag: f32,
+    slope_per_px: f32,
+}
+
+impl Curl {
+    /// Row sag at `s` pixels right of the centre.
+    fn sag_at(&self, s: f32) -> f32 {
+        let a = s / self.centre_x;
+        self.sag * (1.0 - a * a)
+    }
+
+    fn forward(&self, x: f32, y: f32) -> (f32, f32) {
+        let s = x - self.centre_x;
+        let k = self.slope_per_px;
+        // ∫ cos(atan(k·s)) ds: the paper's length s seen from above.
+        let seen = if k > 0.0 { libm::asinhf(k * s) / k } else { s };
+        (self.centre_x + seen, y + self.sag_at(s))
+    }
+
+    fn backward(&self, x: f32, y: f32) -> (f32, f32) {
+        let k = self.slope_per_px;
+        let seen = x - self.centre_x;
+        let s = if k > 0.0 {
+            libm::sinhf(k * seen) / k
+        } else {
+            seen
+        };
+        (self.centre_x + s, y - self.sag_at(s))
+    }
+}
+
+/// [`RenderOptions::fold`] in page pixels: the crease is where `normal · p = offset`; beyond
+/// it, points slide back along the crease by `shear` per pixel of distance from it.
+struct Crease {
+    normal: (f32, f32),
+    along: (f32, f32),
+    offset: f32,
+    shear: f32,
+}
+
+impl Crease {
+    /// Signed distance from the crease in pixels, positive on the far side.
+    fn distance(&self, p: (f32, f32)) -> f32 {
+        self.normal.0 * p.0 + self.normal.1 * p.1 - self.offset
+    }
+
+    fn forward(&self, p: (f32, f32)) -> (f32, f32) {
+        // `along` points down a vertical crease: sliding up it turns lines counter-clockwise.
+        let t = self.distance(p).max(0.0) * self.shear;
+        (p.0 - t * self.along.0, p.1 - t * self.along.1)
+    }
+
+    /// The shear keeps the distance from the crease, so it undoes exactly.
+    fn backward(&self, p: (f32, f32)) -> (f32, f32) {
+        let t = self.distance(p).max(0.0) * self.shear;
+        (p.0 + t * self.along.0, p.1 + t * self.along.1)
     }
 }
 
 /// A rendered page and what it shows.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    /// The page, rotated and noised as asked.
+    /// The page (on its desk, if any), bent, rotated and noised as asked.
     pub image: RgbImage,
     /// Ground truth in the reference CSV format: what is visibly drawn, per lead and page
     /// sample; `None` where not drawn.
@@ -540,8 +708,9 @@ pub struct Rendered {
 
 /// Draws `ecg` onto ECG paper as `opts` says, and records what is visible.
 ///
-/// The page is drawn upright, then rotated and photographed at an angle (bilinear), shaded,
-/// blurred and noised.
+/// The page is drawn upright, then curled and folded, placed on a desk, rotated and
+/// photographed at an angle (bilinear), lit (shading, the fold's light), blurred and
+/// noised.
 /// The page timeline has `duration_s × fs` samples; in a row of `c` columns, column `j` shows
 /// the samples of `[j·D/c, (j+1)·D/c)`. Samples past the end of `ecg` are not drawn.
 pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
@@ -550,12 +719,16 @@ pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
     let mut image = paint(opts, &geometry, &ink);
     // Freed before rotation allocates a second page.
     drop(ink);
-    if opts.rotation_deg != 0.0 {
-        image = rotate(&image, opts.rotation_deg, opts.rotation_fill_rgb);
-    }
-    if let Some(k) = geometry.keystone_projection() {
-        let back = k.invert();
-        image = resample(&image, opts.rotation_fill_rgb, |x, y| back * (x, y));
+    if opts.curl != 0.0 || opts.fold.is_some() || opts.desk_margin > 0.0 {
+        image = photograph(&image, opts, &geometry);
+    } else {
+        if opts.rotation_deg != 0.0 {
+            image = rotate(&image, opts.rotation_deg, opts.rotation_fill_rgb);
+        }
+        if let Some(k) = geometry.keystone_projection() {
+            let back = k.invert();
+            image = resample(&image, opts.rotation_fill_rgb, |x, y| back * (x, y));
+        }
     }
     if opts.shading != 0.0 {
         shade(&mut image, opts.shading);
@@ -673,9 +846,12 @@ fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
         separator_x_px.push(bars);
     }
 
-    RenderedGeometry {
+    let mut g = RenderedGeometry {
         width_px,
         height_px,
+        image_width_px: width_px,
+        image_height_px: height_px,
+        page_offset_px: (0.0, 0.0),
         px_per_mm,
         px_per_s,
         px_per_mv: opts.gain_mm_per_mv * px_per_mm,
@@ -684,9 +860,38 @@ fn page_geometry(ecg: &SyntheticEcg, opts: &RenderOptions) -> RenderedGeometry {
         pulse_x_px: opts.pulse.then_some((margin_px, x0_px)),
         separator_x_px,
         panels,
+        curl: opts.curl,
+        fold: opts.fold,
         rotation_deg: opts.rotation_deg,
         keystone: opts.keystone,
+    };
+    if opts.desk_margin > 0.0 {
+        place_on_desk(&mut g, opts.desk_margin);
     }
+    g
+}
+
+/// Grows the image around the page by `margin` of its size beyond the bent and rotated
+/// page's reach, on every side, keeping the page's centre in the middle.
+fn place_on_desk(g: &mut RenderedGeometry, margin: f32) {
+    let (w, h) = (g.width_px as f32, g.height_px as f32);
+    // The page's outline, bent and turned about its centre (still at its upright place).
+    const STEPS: usize = 64;
+    let (mut reach_x, mut reach_y) = (w / 2.0, h / 2.0);
+    for i in 0..=STEPS {
+        let f = i as f32 / STEPS as f32;
+        for (x, y) in [(f * w, 0.0), (f * w, h), (0.0, f * h), (w, f * h)] {
+            let (x, y) = g.turn(x, y);
+            reach_x = reach_x.max((x - w / 2.0).abs());
+            reach_y = reach_y.max((y - h / 2.0).abs());
+        }
+    }
+    // Whole pixels on each side, so that an unturned page lands on pixel boundaries.
+    let left = (reach_x + margin * w - w / 2.0).ceil();
+    let top = (reach_y + margin * h - h / 2.0).ceil();
+    g.image_width_px = g.width_px + 2 * left as u32;
+    g.image_height_px = g.height_px + 2 * top as u32;
+    g.page_offset_px = (left, top);
 }
 
 /// Upright position of sample `n` of value `mv` in `row`; drawing and truth share it.
@@ -1032,6 +1237,227 @@ fn resample(src: &RgbImage, fill: [u8; 3], source: impl Fn(f32, f32) -> (f32, f3
     out
 }
 
+/// The upright page bent, placed on its desk (or `rotation_fill_rgb`), rotated and keystoned
+/// in one bilinear pass, with the fold's light on the paper.
+fn photograph(page: &RgbImage, opts: &RenderOptions, g: &RenderedGeometry) -> RgbImage {
+    let (w, h) = (page.width() as i64, page.height() as i64);
+    let (iw, ih) = (g.image_width_px, g.image_height_px);
+    let back = g.keystone_projection().map(|k| k.invert());
+    let (s, c) = sin_cos_deg(g.rotation_deg);
+    let (cx, cy) = g.center();
+    let (half_w, half_h) = (w as f32 / 2.0, h as f32 / 2.0);
+    let (curl, crease) = (g.curl_shape(), g.crease().zip(opts.fold));
+    let desk = (opts.desk_margin > 0.0).then(|| Desk::new(opts.seed, g.px_per_mm));
+    let fill = to_f32(opts.rotation_fill_rgb);
+    let raw = page.as_raw();
+    let mut out = RgbImage::new(iw, ih);
+    for (yo, row) in out.chunks_exact_mut(iw as usize * 3).enumerate() {
+        for (xo, pixel) in row.chunks_exact_mut(3).enumerate() {
+            let mut p = (xo as f32 + 0.5, yo as f32 + 0.5);
+            if let Some(back) = back {
+                p = back * p;
+            }
+            // Inverse of `RenderedGeometry::turn`'s rotation.
+            let (dx, dy) = (p.0 - cx, p.1 - cy);
+            let bent = (half_w + dx * c - dy * s, half_h + dx * s + dy * c);
+            let light = match &crease {
+                Some((crease, fold)) => {
+                    crease_light(crease.distance(bent) / g.px_per_mm, fold.shade)
+                }
+                None => (1.0, 0.0),
+            };
+            // Inverse of `RenderedGeometry::bend`.
+            let folded = match &crease {
+                Some((crease, _)) => crease.backward(bent),
+                None => bent,
+            };
+            let (u, v) = match &curl {
+                Some(curl) => curl.backward(folded.0, folded.1),
+                None => folded,
+            };
+            let background = || match &desk {
+                Some(desk) => desk.rgb(xo as f32 + 0.5, yo as f32 + 0.5, (u, v), (w, h)),
+                None => fill,
+            };
+            // Shifted so that pixel centres are integers, as in `resample`.
+            let (u, v) = (u - 0.5, v - 0.5);
+            let (x0, y0) = (u.floor(), v.floor());
+            let (fx, fy) = (u - x0, v - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            let mut behind = None;
+            let mut fetch = |x: i64, y: i64| -> [f32; 3] {
+                if x < 0 || y < 0 || x >= w || y >= h {
+                    *behind.get_or_insert_with(background)
+                } else {
+                    let i = (y as usize * w as usize + x as usize) * 3;
+                    let (dim, glint) = light;
+                    [raw[i], raw[i + 1], raw[i + 2]].map(|b| {
+                        let v = f32::from(b) * dim;
+                        v + (255.0 - v) * glint
+                    })
+                }
+            };
+            let top = blend(fetch(x0, y0), fetch(x0 + 1, y0), fx);
+            let bottom = blend(fetch(x0, y0 + 1), fetch(x0 + 1, y0 + 1), fx);
+            let value = blend(top, bottom, fy);
+            for (p, v) in pixel.iter_mut().zip(value) {
+                *p = to_u8(v);
+            }
+        }
+    }
+    out
+}
+
+/// Half width of the crease's bright and dark lines, in mm.
+const CREASE_LINE_MM: f32 = 0.2;
+
+/// The fold's light on paper `mm` from the crease (positive beyond it): (factor, share of the
+/// way to white). The far side is `shade` darker, the change spread over a line width; the
+/// crease's near flank catches the light and its far flank is in shadow.
+fn crease_light(mm: f32, shade: f32) -> (f32, f32) {
+    let bump = |centre: f32| {
+        let z = (mm - centre) / CREASE_LINE_MM;
+        libm::expf(-z * z)
+    };
+    let step = smoothstep(-CREASE_LINE_MM, CREASE_LINE_MM, mm);
+    let dim = (1.0 - shade * step) * (1.0 - 0.4 * bump(1.5 * CREASE_LINE_MM));
+    (dim, 0.6 * bump(-1.5 * CREASE_LINE_MM))
+}
+
+/// 0 below `lo`, 1 above `hi`, a cubic between.
+fn smoothstep(lo: f32, hi: f32, x: f32) -> f32 {
+    let t = ((x - lo) / (hi - lo)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+/// Stream tag mixed into the desk seed, so that the desk and pixel noise are unrelated.
+const DESK_STREAM: u64 = 0x6465_736b_776f_6f64;
+/// Light and dark wood, sRGB.
+const WOOD_LIGHT: [f32; 3] = [172.0, 122.0, 82.0];
+const WOOD_DARK: [f32; 3] = [104.0, 64.0, 38.0];
+
+/// A seeded wooden desk top: planks of wavy grain stripes, with slow changes of tone, and the
+/// page's shadow on it.
+struct Desk {
+    seed: u64,
+    px_per_mm: f32,
+    /// Unit vector along the grain.
+    along: (f32, f32),
+    plank_mm: f32,
+    ring_mm: f32,
+    /// Waves of the grain: (amplitude mm, wavenumber per mm, phase).
+    waves: [(f32, f32, f32); 3],
+    /// Slow tone changes: (wavenumber x, wavenumber y per mm, phase, amplitude).
+    tones: [(f32, f32, f32, f32); 2],
+}
+
+impl Desk {
+    fn new(seed: u64, px_per_mm: f32) -> Self {
+        let mut rng = SplitMix64::new(seed ^ DESK_STREAM);
+        let mut uniform = |lo: f32, hi: f32| rng.uniform(lo as f64, hi as f64) as f32;
+        let tau = 2.0 * std::f32::consts::PI;
+        // Planks run roughly across or down the photo.
+        let turn = uniform(-0.3, 0.3)
+            + if uniform(0.0, 1.0) < 0.5 {
+                0.0
+            } else {
+                tau / 4.0
+            };
+        let along = (libm::cosf(turn), libm::sinf(turn));
+        let plank_mm = uniform(90.0, 160.0);
+        let ring_mm = uniform(3.0, 6.0);
+        let mut wave = |len_lo: f32, len_hi: f32, amp: f32| {
+            (
+                amp * uniform(0.5, 1.0),
+                tau / uniform(len_lo, len_hi),
+                uniform(0.0, tau),
+            )
+        };
+        let waves = [
+            wave(150.0, 400.0, 6.0),
+            wave(40.0, 120.0, 1.2),
+            wave(25.0, 60.0, 0.3),
+        ];
+        let mut tone = || {
+            (
+                tau / uniform(150.0, 500.0) * if uniform(0.0, 1.0) < 0.5 { -1.0 } else { 1.0 },
+                tau / uniform(150.0, 500.0),
+                uniform(0.0, tau),
+                uniform(0.04, 0.08),
+            )
+        };
+        let tones = [tone(), tone()];
+        Desk {
+            seed: rng.next_u64(),
+            px_per_mm,
+            along,
+            plank_mm,
+            ring_mm,
+            waves,
+            tones,
+        }
+    }
+
+    /// Hash of (`a`, `b`) into [0, 1).
+    fn hash01(&self, a: i64, b: i64) -> f32 {
+        let mut r = SplitMix64::new(
+            self.seed ^ (a as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (b as u64).rotate_left(32),
+        );
+        (r.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// Smooth value noise in [0, 1) along `t`, a separate stream per `lane`.
+    fn noise(&self, lane: i64, t: f32) -> f32 {
+        let i = t.floor();
+        let a = self.hash01(lane, i as i64);
+        let b = self.hash01(lane, i as i64 + 1);
+        a + (b - a) * smoothstep(0.0, 1.0, t - i)
+    }
+
+    /// Colour of the desk at image point `(x, y)`, which shows upright page point `page` of a
+    /// page of `size` pixels (outside it).
+    fn rgb(&self, x: f32, y: f32, page: (f32, f32), size: (i64, i64)) -> [f32; 3] {
+        let (xm, ym) = (x / self.px_per_mm, y / self.px_per_mm);
+        let u = xm * self.along.0 + ym * self.along.1;
+        let v = -xm * self.along.1 + ym * self.along.0;
+        let plank = (v / self.plank_mm).floor();
+        // Separate hash streams per plank: grain phase and tone, rings, ring depths, streaks.
+        let lane = 4 * plank as i64;
+        let across = v - plank * self.plank_mm;
+        // Each plank has its own grain phase and tone.
+        let mut warp = self.hash01(lane, 0) * 50.0;
+        for &(amp, k, phase) in &self.waves {
+            warp += amp * libm::sinf(k * u + phase + plank);
+        }
+        // Growth rings of uneven width: light early wood darkening into late wood, each ring
+        // to its own depth.
+        let g = across + warp;
+        let ring = g / self.ring_mm + 1.5 * self.noise(lane + 1, g / 25.0);
+        let index = ring.floor();
+        let late =
+            smoothstep(0.5, 0.97, ring - index) * (0.4 + 0.6 * self.hash01(lane + 2, index as i64));
+        // Fine streaks along the grain, changing slowly along it.
+        let streak = self.noise(lane + 3, across / 0.4 + u / 300.0);
+        let mut tone = 1.0 + (self.hash01(lane, 1) - 0.5) * 0.16;
+        for &(kx, ky, phase, amp) in &self.tones {
+            tone += amp * libm::sinf(kx * xm + ky * ym + phase);
+        }
+        // A dark seam between planks.
+        let edge = across.min(self.plank_mm - across);
+        let seam = 1.0 - 0.5 * (1.0 - smoothstep(0.0, 0.5, edge));
+        // The page's shadow: light from the top-left, the paper a little above the desk.
+        let mm = self.px_per_mm;
+        let (sx, sy) = (page.0 - 0.8 * mm, page.1 - 0.8 * mm);
+        let out_x = (-sx).max(sx - size.0 as f32).max(0.0);
+        let out_y = (-sy).max(sy - size.1 as f32).max(0.0);
+        let gap_mm = (out_x * out_x + out_y * out_y).sqrt() / mm;
+        let shadow = 1.0 - 0.35 * libm::expf(-gap_mm / 1.5);
+        let k = tone * seam * shadow;
+        let mix = 0.55 * late + 0.3 * streak;
+        [0, 1, 2].map(|i| (WOOD_LIGHT[i] + (WOOD_DARK[i] - WOOD_LIGHT[i]) * mix) * k)
+    }
+}
+
 /// Darkens the page linearly from none at the top-left corner to `amount` at the
 /// bottom-right, as light falling from one side does.
 fn shade(image: &mut RgbImage, amount: f32) {
@@ -1060,7 +1486,7 @@ fn add_noise(image: &mut RgbImage, sigma: f32, seed: u64) {
 }
 
 /// Which page samples are visibly drawn: inside a panel, within the record, and still on the
-/// image after rotation.
+/// image after bending, rotation and perspective.
 fn truth_table(ecg: &SyntheticEcg, g: &RenderedGeometry) -> Table {
     let n = g.panels.iter().map(|p| p.samples.end).max().unwrap_or(0);
     let mut leads = vec![vec![None; n]; Lead::ALL.len()];
@@ -1547,6 +1973,280 @@ mod tests {
             .collect();
         let rms = (d.iter().map(|v| v * v).sum::<f32>() / d.len() as f32).sqrt();
         assert!((rms - 0.02).abs() < 0.003, "rms {rms}");
+    }
+
+    /// Darkness-weighted mean y of column `x` within `half` pixels of `y`, over the band's
+    /// lightest pixel: ink on shaded paper.
+    fn ink_y(image: &RgbImage, x: f32, y: f32, half: f32) -> f32 {
+        let ys = (y - half).max(0.0) as u32..(y + half) as u32;
+        let floor = ys
+            .clone()
+            .map(|v| darkness(image, x, v as f32))
+            .fold(f32::INFINITY, f32::min);
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for v in ys {
+            let d = darkness(image, x, v as f32) - floor;
+            sum += d * (v as f32 + 0.5);
+            weight += d;
+        }
+        assert!(weight > 0.0, "no ink in column {x} near {y}");
+        sum / weight
+    }
+
+    /// Checks that the flat trace of `row` at upright `x` shows where `to_image` puts it.
+    fn assert_ink_at(r: &Rendered, row: usize, x: f32, tolerance: f32) -> (f32, f32) {
+        let g = &r.geometry;
+        let (qx, qy) = g.to_image(x, g.y_of(row, 0.0));
+        let y = ink_y(&r.image, qx, qy, 2.0 * g.px_per_mm);
+        assert!(
+            (y - qy).abs() < tolerance,
+            "row {row} at upright x {x}: ink at y {y}, to_image says {qy}"
+        );
+        (qx, y)
+    }
+
+    #[test]
+    fn curl_bows_rows_at_the_page_centre() {
+        let opts = RenderOptions {
+            grid: false,
+            curl: 0.02,
+            rotation_fill_rgb: [0, 0, 255],
+            ..RenderOptions::default()
+        };
+        let r = render(&flat_ecg(5000), &opts);
+        let g = &r.geometry;
+        assert_eq!(r.image.dimensions(), (2200, 1700));
+        // Rows sag by 2 % of the page height (34 px) at the middle, less towards the edges.
+        let sag = 0.02 * 1700.0;
+        let (x_left, x_middle) = (g.x_of(0.1), g.x_of(5.2));
+        let a = |x: f32| (x - 1100.0) / 1100.0;
+        for row in 0..4 {
+            let (_, edge) = assert_ink_at(&r, row, x_left, 0.5);
+            let (_, middle) = assert_ink_at(&r, row, x_middle, 0.5);
+            let expected = sag * (a(x_left).powi(2) - a(x_middle).powi(2));
+            assert!(
+                (middle - edge - expected).abs() < 1.0,
+                "row {row}: sags {} px, expected {expected}",
+                middle - edge
+            );
+        }
+        // A second of record is shorter near the edges, where the paper slopes away.
+        let span = |t: f32| g.to_image(g.x_of(t + 1.0), 0.0).0 - g.to_image(g.x_of(t), 0.0).0;
+        assert!(
+            span(0.0) < 0.97 * span(4.5),
+            "{} vs {}",
+            span(0.0),
+            span(4.5)
+        );
+        // So the page narrows, and the fill shows past its right edge.
+        let right = g.to_image(2200.0, 850.0).0;
+        assert!(right < 2180.0, "right edge at {right}");
+        assert_eq!(r.image.get_pixel(2195, 850).0, [0, 0, 255]);
+        assert_eq!(r.image.get_pixel(1100, 850).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn page_on_a_desk_shows_texture_around_it() {
+        let ecg = flat_ecg(5000);
+        let opts = RenderOptions {
+            dpi: 100.0,
+            desk_margin: 0.15,
+            rotation_deg: 20.0,
+            rotation_fill_rgb: [0, 255, 0],
+            seed: 5,
+            ..RenderOptions::default()
+        };
+        let r = render(&ecg, &opts);
+        let g = &r.geometry;
+        let (w, h) = r.image.dimensions();
+        assert_eq!((g.image_width_px, g.image_height_px), (w, h));
+        assert_eq!((g.width_px, g.height_px), (1100, 850));
+        // The page's centre is the image's, and the page is whole.
+        assert_eq!(g.center(), (w as f32 / 2.0, h as f32 / 2.0));
+        assert_eq!(r.truth, render(&ecg, &RenderOptions::default()).truth);
+        // Wood in the corners: brown, textured, and no fill colour anywhere.
+        let patch: Vec<[u8; 3]> = (0..40)
+            .flat_map(|y| (0..40).map(move |x| (x, y)))
+            .map(|(x, y)| r.image.get_pixel(x, y).0)
+            .collect();
+        for p in &patch {
+            assert!(
+                p[0] > p[1] && p[1] > p[2] && p[0] > 60 && p[0] < 230,
+                "{p:?}"
+            );
+        }
+        let mean = patch.iter().map(|p| f32::from(p[0])).sum::<f32>() / patch.len() as f32;
+        let var = patch
+            .iter()
+            .map(|p| (f32::from(p[0]) - mean).powi(2))
+            .sum::<f32>()
+            / patch.len() as f32;
+        assert!(var.sqrt() > 3.0, "flat desk: sd {}", var.sqrt());
+        assert!(r.image.pixels().all(|p| p.0 != [0, 255, 0]));
+        assert_eq!(r.image.get_pixel(w / 2, h / 2).0[0], 255);
+        // Ink where the geometry says.
+        for row in 0..4 {
+            for x in [200.0, 700.0, 1000.0] {
+                assert_ink_at(&r, row, x, 0.5);
+            }
+        }
+        // The same seed gives the same desk, another a different one.
+        assert_eq!(render(&ecg, &opts).image, r.image);
+        let other = render(
+            &ecg,
+            &RenderOptions {
+                seed: 6,
+                ..opts.clone()
+            },
+        );
+        assert_ne!(other.image.get_pixel(5, 5), r.image.get_pixel(5, 5));
+        // Up to ±30° (and bent), the whole page lies on the desk, at least the margin in.
+        for deg in [-30.0, -12.0, 0.0, 17.0, 30.0] {
+            let o = RenderOptions {
+                rotation_deg: deg,
+                curl: 0.03,
+                fold: Some(Fold {
+                    position: 0.7,
+                    angle_deg: 10.0,
+                    shade: 0.1,
+                    kink_deg: 3.0,
+                }),
+                ..opts.clone()
+            };
+            let g = page_geometry(&ecg, &o);
+            let (mx, my) = (0.15 * 1100.0 - 1.0, 0.15 * 850.0 - 1.0);
+            for i in 0..=20 {
+                let f = i as f32 / 20.0;
+                for (x, y) in [(f * 1100.0, 0.0), (f * 1100.0, 850.0), (0.0, f * 850.0)] {
+                    let (qx, qy) = g.to_image(x, y);
+                    let (iw, ih) = (g.image_width_px as f32, g.image_height_px as f32);
+                    assert!(
+                        qx >= mx && qy >= my && qx <= iw - mx && qy <= ih - my,
+                        "{deg}°: ({x}, {y}) at ({qx}, {qy}) on {iw} × {ih}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn major_only_grid_stays_major_only_when_bent_and_on_a_desk() {
+        let base = RenderOptions {
+            curl: 0.02,
+            desk_margin: 0.1,
+            rotation_deg: 7.0,
+            fold: Some(Fold {
+                position: 0.3,
+                angle_deg: 0.0,
+                shade: 0.0,
+                kink_deg: 1.0,
+            }),
+            ..RenderOptions::default()
+        };
+        let ecg = flat_ecg(5000);
+        let major_only = render(
+            &ecg,
+            &RenderOptions {
+                grid_minor_rgb: None,
+                ..base.clone()
+            },
+        );
+        let both = render(&ecg, &base);
+        let g = &major_only.geometry;
+        let mm = g.px_per_mm;
+        let pixel = |r: &Rendered, x_mm: f32, y_mm: f32| {
+            let (x, y) = g.to_image(x_mm * mm, y_mm * mm);
+            r.image.get_pixel(x as u32, y as u32).0
+        };
+        // On minor lines, away from the majors and the traces; on both sides of the fold.
+        for (x, y) in [(51.0, 12.5), (182.0, 22.5), (233.0, 12.5), (112.5, 201.0)] {
+            assert!(
+                pixel(&major_only, x, y).iter().all(|&c| c > 245),
+                "{x}, {y}"
+            );
+            assert!(pixel(&both, x, y)[1] < 245, "{x}, {y}: no minor line");
+        }
+        for (x, y) in [(50.0, 12.5), (180.0, 22.5), (235.0, 12.5), (112.5, 200.0)] {
+            let p = pixel(&major_only, x, y);
+            assert!(p[0] > 200 && p[1] < 190, "{x}, {y}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn fold_darkens_one_side_and_kinks_the_lines() {
+        let opts = RenderOptions {
+            grid: false,
+            paper_rgb: [200, 200, 200],
+            fold: Some(Fold {
+                position: 0.5,
+                angle_deg: 0.0,
+                shade: 0.3,
+                kink_deg: 2.0,
+            }),
+            ..RenderOptions::default()
+        };
+        let r = render(&flat_ecg(5000), &opts);
+        let g = &r.geometry;
+        let mm = g.px_per_mm;
+        let grey = |x: f32, y: f32| r.image.get_pixel(x as u32, y as u32).0[1];
+        // A vertical crease at x = 1100: the right side 30 % darker.
+        assert_eq!(grey(1100.0 - 5.0 * mm, 100.0), 200);
+        assert_eq!(grey(1100.0 + 5.0 * mm, 100.0), 140);
+        // A bright line just before the crease and a dark one just after.
+        let across: Vec<u8> = (1090..1110).map(|x| grey(x as f32, 100.0)).collect();
+        assert!(across[..10].iter().any(|&v| v > 220), "{across:?}");
+        assert!(across[10..].iter().any(|&v| v < 110), "{across:?}");
+        // Rows carry straight on to the crease and turn 2° counter-clockwise beyond it.
+        let tan = 2.0f32.to_radians().tan();
+        for row in 0..4 {
+            let y = g.y_of(row, 0.0);
+            let (_, left) = assert_ink_at(&r, row, 700.0, 0.5);
+            assert!((left - y).abs() < 0.5);
+            let (_, right) = assert_ink_at(&r, row, 1500.0, 0.7);
+            let expected = y - tan * 400.0;
+            assert!(
+                (right - expected).abs() < 0.7,
+                "row {row}: {right} vs {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn bent_and_turned_pages_keep_truth_and_ink_where_to_image_says() {
+        let ecg = synthetic_ecg(9, 60.0, 10.0, 500.0);
+        let opts = RenderOptions {
+            rotation_deg: 20.0,
+            curl: -0.03,
+            fold: Some(Fold {
+                position: 0.6,
+                angle_deg: -15.0,
+                shade: 0.1,
+                kink_deg: -3.0,
+            }),
+            keystone: (0.05, 0.0),
+            ..RenderOptions::default()
+        };
+        let r = render(&ecg, &opts);
+        let g = &r.geometry;
+        assert_eq!(r.image.dimensions(), (2200, 1700));
+        let rhythm = &r.truth.leads[Lead::II.index()];
+        let shown = rhythm.iter().filter(|v| v.is_some()).count();
+        assert!(shown > 0 && shown < rhythm.len(), "{shown} shown");
+        for (n, v) in rhythm.iter().enumerate().skip(1250) {
+            let (x, y) = g.to_image(g.x_of(n as f32 / 500.0), g.y_of(3, ecg.lead(Lead::II)[n]));
+            let inside = x >= 0.0 && y >= 0.0 && x < 2200.0 && y < 1700.0;
+            assert_eq!(v.is_some(), inside, "sample {n} at ({x}, {y})");
+        }
+        let flat = render(
+            &flat_ecg(5000),
+            &RenderOptions {
+                grid: false,
+                ..opts
+            },
+        );
+        for x in [300.0, 900.0, 1400.0, 1900.0] {
+            assert_ink_at(&flat, 1, x, 0.7);
+        }
     }
 
     /// FNV-1a over bytes.
