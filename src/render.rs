@@ -383,6 +383,8 @@ pub struct RenderOptions {
     /// wood texture (`seed`) wherever the page is not, in place of `rotation_fill_rgb`. The
     /// page's centre is the image's. 0 is no desk: the image is the page.
     pub desk_margin: f32,
+    /// A lamp's reflection on the photo; `None` is none.
+    pub glare: Option<Glare>,
     /// Seed of the pixel noise and of the desk texture.
     pub seed: u64,
 }
@@ -404,6 +406,20 @@ pub struct Fold {
     /// its far side: the far side is sheared along the crease, as flattened paper keeps a
     /// slight bend.
     pub kink_deg: f32,
+}
+
+/// A lamp's reflection: pixels move towards white, most at the centre and not at all beyond
+/// the radius, so the grid and traces inside it lose contrast and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Glare {
+    /// Centre x, as a fraction of the image's width from its left edge.
+    pub x: f32,
+    /// Centre y, as a fraction of the image's height from its top edge.
+    pub y: f32,
+    /// Radius, as a fraction of the image's shorter side.
+    pub radius: f32,
+    /// How far towards white the centre goes, 0–1 (1 washes it out entirely).
+    pub strength: f32,
 }
 
 impl Default for RenderOptions {
@@ -446,6 +462,7 @@ impl Default for RenderOptions {
             curl: 0.0,
             fold: None,
             desk_margin: 0.0,
+            glare: None,
             seed: 0,
         }
     }
@@ -709,7 +726,7 @@ pub struct Rendered {
 /// Draws `ecg` onto ECG paper as `opts` says, and records what is visible.
 ///
 /// The page is drawn upright, then curled and folded, placed on a desk, rotated and
-/// photographed at an angle (bilinear), lit (shading, the fold's light), blurred and
+/// photographed at an angle (bilinear), lit (shading, the fold's light, glare), blurred and
 /// noised.
 /// The page timeline has `duration_s × fs` samples; in a row of `c` columns, column `j` shows
 /// the samples of `[j·D/c, (j+1)·D/c)`. Samples past the end of `ecg` are not drawn.
@@ -732,6 +749,9 @@ pub fn render(ecg: &SyntheticEcg, opts: &RenderOptions) -> Rendered {
     }
     if opts.shading != 0.0 {
         shade(&mut image, opts.shading);
+    }
+    if let Some(glare) = &opts.glare {
+        add_glare(&mut image, glare);
     }
     if opts.blur_px > 0.0 {
         image = imageproc::filter::gaussian_blur_f32(&image, opts.blur_px);
@@ -1458,6 +1478,36 @@ impl Desk {
     }
 }
 
+/// Moves pixels towards white within the glare's radius, most at its centre.
+fn add_glare(image: &mut RgbImage, glare: &Glare) {
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let r = glare.radius * w.min(h);
+    let strength = glare.strength.clamp(0.0, 1.0);
+    // Also false for NaN.
+    let visible = r > 0.0 && strength > 0.0;
+    if !visible {
+        return;
+    }
+    let (gx, gy) = (glare.x * w, glare.y * h);
+    let xs = pixel_span(gx - r, gx + r, image.width() as usize);
+    let ys = pixel_span(gy - r, gy + r, image.height() as usize);
+    for y in ys {
+        for x in xs.clone() {
+            let (dx, dy) = ((x as f32 + 0.5 - gx) / r, (y as f32 + 0.5 - gy) / r);
+            let t2 = dx * dx + dy * dy;
+            if t2 < 1.0 {
+                // Flat at the centre and at the rim, so the blob has no edge.
+                let k = strength * (1.0 - t2) * (1.0 - t2);
+                let p = image.get_pixel_mut(x as u32, y as u32);
+                for c in p.0.iter_mut() {
+                    let v = f32::from(*c);
+                    *c = to_u8(v + (255.0 - v) * k);
+                }
+            }
+        }
+    }
+}
+
 /// Darkens the page linearly from none at the top-left corner to `amount` at the
 /// bottom-right, as light falling from one side does.
 fn shade(image: &mut RgbImage, amount: f32) {
@@ -2169,6 +2219,62 @@ mod tests {
         for (x, y) in [(50.0, 12.5), (180.0, 22.5), (235.0, 12.5), (112.5, 200.0)] {
             let p = pixel(&major_only, x, y);
             assert!(p[0] > 200 && p[1] < 190, "{x}, {y}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn glare_washes_out_the_grid_inside_its_radius() {
+        let ecg = flat_ecg(5000);
+        let plain = render(&ecg, &RenderOptions::default());
+        let g = &plain.geometry;
+        let mm = g.px_per_mm;
+        // Centred on row 0's trace, on a major line (150 mm, clear of the separator bars);
+        // radius 20 % of 1700 px.
+        let (cx, cy) = (150.0 * mm, g.y_of(0, 0.0));
+        let glare = Glare {
+            x: cx / 2200.0,
+            y: cy / 1700.0,
+            radius: 0.2,
+            strength: 0.8,
+        };
+        let glared = render(
+            &ecg,
+            &RenderOptions {
+                glare: Some(glare),
+                ..RenderOptions::default()
+            },
+        );
+        let at = |r: &Rendered, x: f32, y: f32| r.image.get_pixel(x as u32, y as u32).0;
+        // The major line 2.5 mm above the trace: its contrast with the paper beside it and its
+        // colour (red minus green) fall to a fifth or so.
+        let (line, paper) = ((cx, cy - 2.5 * mm), (cx + 2.5 * mm, cy - 2.5 * mm));
+        let contrast =
+            |r: &Rendered| at(r, paper.0, paper.1)[1] as f32 - at(r, line.0, line.1)[1] as f32;
+        let colour =
+            |r: &Rendered| at(r, line.0, line.1)[0] as f32 - at(r, line.0, line.1)[1] as f32;
+        assert!(contrast(&plain) > 150.0);
+        assert!(
+            contrast(&glared) < 0.25 * contrast(&plain),
+            "{}",
+            contrast(&glared)
+        );
+        assert!(
+            colour(&glared) < 0.25 * colour(&plain),
+            "{}",
+            colour(&glared)
+        );
+        // The trace fades too, and everything is brighter.
+        let trace = |r: &Rendered| darkness(&r.image, cx + 1.0 * mm, cy);
+        assert!(trace(&plain) > 0.5);
+        assert!(trace(&glared) < 0.25 * trace(&plain), "{}", trace(&glared));
+        for (a, b) in plain.image.pixels().zip(glared.image.pixels()) {
+            assert!((0..3).all(|i| b[i] >= a[i]));
+        }
+        // Outside its radius, nothing changes.
+        let r = 0.2 * 1700.0 + 1.0;
+        for (dx, dy) in [(r, 0.0), (-r, 0.0), (0.0, r), (0.7 * r, 0.72 * r)] {
+            let (x, y) = (cx + dx, cy + dy);
+            assert_eq!(at(&glared, x, y), at(&plain, x, y), "({x}, {y})");
         }
     }
 
