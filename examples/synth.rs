@@ -2,7 +2,7 @@
 //! `cargo run --release --example synth -- <out-dir>` then
 //! `ecg-digitize <out-dir> --out-dir <pred> && ecg-digitize eval --truth <out-dir> --pred <pred>`.
 
-use ecg_digitizer::render::{render, synthetic_ecg, to_png, RenderOptions};
+use ecg_digitizer::render::{render, synthetic_ecg, to_png, Fold, Glare, RenderOptions};
 use ecg_digitizer::{LayoutSpec, Lead};
 
 fn main() {
@@ -153,6 +153,69 @@ fn main() {
                 shading: 0.4,
                 blur_px: 1.0,
                 noise_sigma: 6.0,
+                ..base.clone()
+            },
+        ),
+        // Phone photos of printed pages, appended so that the pages above stay the same.
+        (
+            "curl",
+            RenderOptions {
+                curl: 0.02,
+                ..base.clone()
+            },
+        ),
+        (
+            "fold_glare",
+            RenderOptions {
+                fold: Some(Fold {
+                    position: 0.5,
+                    angle_deg: 0.0,
+                    shade: 0.15,
+                    kink_deg: 1.5,
+                }),
+                glare: Some(Glare {
+                    x: 0.3,
+                    y: 0.4,
+                    radius: 0.2,
+                    strength: 0.7,
+                }),
+                ..base.clone()
+            },
+        ),
+        (
+            "desk_rot25",
+            RenderOptions {
+                desk_margin: 0.1,
+                rotation_deg: 25.0,
+                shading: 0.2,
+                blur_px: 0.8,
+                noise_sigma: 4.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "phone",
+            RenderOptions {
+                curl: 0.015,
+                desk_margin: 0.15,
+                rotation_deg: 12.0,
+                keystone: (0.04, 0.0),
+                grid_minor_rgb: None,
+                fold: Some(Fold {
+                    position: 0.42,
+                    angle_deg: 3.0,
+                    shade: 0.12,
+                    kink_deg: 1.5,
+                }),
+                glare: Some(Glare {
+                    x: 0.62,
+                    y: 0.38,
+                    radius: 0.22,
+                    strength: 0.8,
+                }),
+                shading: 0.3,
+                blur_px: 0.8,
+                noise_sigma: 4.0,
                 ..base.clone()
             },
         ),
