@@ -60,6 +60,17 @@ pub struct TraceOptions {
     pub beyond_neighbour: f32,
     /// Only runs at least this tall (mm), steep strokes, may reach past the neighbour.
     pub beyond_stroke_mm: f32,
+    /// A path that stays further than `max_stray` of the way to the nearest other row's
+    /// centre line for this long (s) has strayed onto something else, and loses that stretch.
+    pub max_foreign_s: f32,
+    /// See `max_foreign_s`.
+    pub max_stray: f32,
+    /// ... a stretch that the path reaches or leaves by a jump across this much paper
+    /// (mm), that is: the trace's own stroke leads to a tall wave.
+    pub max_jump_mm: f32,
+    /// Two rows' paths that share this many columns or more of ink give it to the row whose
+    /// centre line it lies by: a level stretch, not a stroke crossing between rows.
+    pub min_level_share_px: usize,
 }
 
 impl Default for TraceOptions {
@@ -84,6 +95,10 @@ impl Default for TraceOptions {
             tip_lean_px_per_mm: 7.0,
             beyond_neighbour: 0.5,
             beyond_stroke_mm: 1.0,
+            min_level_share_px: 8,
+            max_foreign_s: 0.1,
+            max_stray: 0.35,
+            max_jump_mm: 2.0,
         }
     }
 }
@@ -237,7 +252,13 @@ pub fn extract(
         .collect();
     let thickness: Vec<f32> = paths.iter().map(|p| typical_thickness(p)).collect();
     debug::columns(&paths, runs, xa, "dp");
-    resolve_shared(&mut paths);
+    let centres: Vec<f32> = layout.rows.iter().map(|r| r.center_y).collect();
+    resolve_shared(&mut paths, &centres, opts.min_level_share_px);
+    let foreign_px = (opts.max_foreign_s * layout.px_per_s).round() as usize;
+    for (r, path) in paths.iter_mut().enumerate() {
+        let jump = opts.max_jump_mm * px_per_mm_y;
+        drop_foreign(path, r, &centres, foreign_px, opts.max_stray, jump);
+    }
     debug::columns(&paths, runs, xa, "shared");
     paths
         .iter_mut()
@@ -381,7 +402,7 @@ mod debug {
 /// while the other's flanks are short; the other row bridges the stretch. Where the flanks
 /// do not tell, a row that crosses a run monotonically owns it, and a row that merely
 /// touches it and turns back (it would read the stroke as its own peak) bridges it.
-fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
+fn resolve_shared(paths: &mut [Vec<Option<Step>>], centres: &[f32], min_level_px: usize) {
     // How much taller one row's flanks must be to own a shared stretch.
     const OWNER_RATIO: f32 = 2.0;
     let rows = paths.len();
@@ -412,7 +433,22 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
                     flank_height(&paths[r], start, i),
                     flank_height(&paths[s], start, i),
                 );
-                let loser = if fr > OWNER_RATIO * fs {
+                // A long shared stretch lying by one row's centre line is that row's trace,
+                // however tall the stroke that led the other row into it.
+                let level = (i - start >= min_level_px).then(|| {
+                    let y = (start..i)
+                        .filter_map(|k| {
+                            paths[r][k].map(|st| (st.run.top + st.run.bottom) as f32 / 2.0)
+                        })
+                        .sum::<f32>()
+                        / (i - start) as f32;
+                    ((y - centres[r]).abs(), (y - centres[s]).abs())
+                });
+                let loser = if let Some((dr, ds)) =
+                    level.filter(|(dr, ds)| dr.min(*ds) < 0.5 * dr.max(*ds))
+                {
+                    Some(if dr < ds { s } else { r })
+                } else if fr > OWNER_RATIO * fs {
                     Some(s)
                 } else if fs > OWNER_RATIO * fr {
                     Some(r)
@@ -443,6 +479,56 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>]) {
     }
     for (r, i) in clear {
         paths[r][i] = None;
+    }
+}
+
+/// Clears the stretches where row `r`'s path strays far from its centre line for at least
+/// `min_px` columns, more than `max_stray` of the way to the nearest other row's: that is
+/// another row's trace, a line of text or the page's edge (a stroke that reaches that far is
+/// steep and brief), and a gap reads far better than a stretch of something else.
+fn drop_foreign(
+    path: &mut [Option<Step>],
+    r: usize,
+    centres: &[f32],
+    min_px: usize,
+    max_stray: f32,
+    max_jump_px: f32,
+) {
+    let pitch = centres
+        .iter()
+        .enumerate()
+        .filter(|&(o, _)| o != r)
+        .map(|(_, &c)| (c - centres[r]).abs())
+        .fold(f32::MAX, f32::min);
+    if pitch == f32::MAX {
+        return;
+    }
+    let stray = |st: &Option<Step>| {
+        st.is_some_and(|st| {
+            let y = (st.run.top + st.run.bottom) as f32 / 2.0;
+            (y - centres[r]).abs() > max_stray * pitch
+        })
+    };
+    let mut i = 0;
+    while i < path.len() {
+        if !stray(&path[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < path.len() && (stray(&path[i]) || path[i].is_none()) {
+            i += 1;
+        }
+        // Reached or left by a jump across paper: something else's trace, text or an edge.
+        // A tall T wave or a deep S wave is reached by the trace's own stroke.
+        let before = path[..start].iter().rev().flatten().next();
+        let after = path[i..].iter().flatten().next();
+        let first = path[start..i].iter().flatten().next();
+        let last = path[start..i].iter().rev().flatten().next();
+        let jump = |a: Option<&Step>, b: Option<&Step>| matches!((a, b), (Some(a), Some(b)) if a.run.gap_to(&b.run) as f32 > max_jump_px);
+        if i - start >= min_px.max(1) && (jump(before, first) || jump(last, after)) {
+            path[start..i].fill(None);
+        }
     }
 }
 
@@ -1447,7 +1533,7 @@ mod tests {
                 step(296, 304, 300.0, false),
             ],
         ];
-        resolve_shared(&mut paths);
+        resolve_shared(&mut paths, &[101.0, 300.0], 8);
         assert!(
             paths[0].iter().all(|s| s.is_some()),
             "the owner keeps its stroke"
@@ -1455,5 +1541,68 @@ mod tests {
         assert_eq!(paths[1][2], None);
         assert_eq!(paths[1][3], None);
         assert!(paths[1][1].is_some() && paths[1][4].is_some());
+    }
+
+    fn level(y: u32) -> Option<Step> {
+        Some(Step {
+            run: run(y - 1, y + 1),
+            entry: y as f32,
+            exit_top: false,
+        })
+    }
+
+    #[test]
+    fn a_long_level_stretch_belongs_to_the_row_it_lies_on() {
+        // The lower row's path climbs its R wave (a tall run) onto the upper row's level
+        // trace and follows it for 12 columns: that stretch is the upper row's.
+        let mut lower: Vec<Option<Step>> = vec![level(300); 4];
+        lower.push(Some(Step {
+            run: run(100, 300),
+            entry: 300.0,
+            exit_top: true,
+        }));
+        lower.extend(vec![level(101); 12]);
+        lower.extend(vec![level(300); 4]);
+        let upper: Vec<Option<Step>> = vec![level(101); lower.len()];
+        let mut paths = vec![upper, lower];
+        resolve_shared(&mut paths, &[101.0, 300.0], 8);
+        assert!(
+            paths[0].iter().all(|s| s.is_some()),
+            "the upper row keeps its trace"
+        );
+        assert!(paths[1][5..17].iter().all(|s| s.is_none()));
+    }
+
+    #[test]
+    fn a_path_that_jumps_onto_something_else_loses_that_stretch() {
+        // Row at 300 (the other at 100): the path jumps up to 150 for 30 columns and back.
+        let mut path: Vec<Option<Step>> = vec![level(300); 10];
+        path.extend(vec![level(150); 30]);
+        path.extend(vec![level(300); 10]);
+        let reached = path.clone();
+        drop_foreign(&mut path, 0, &[300.0, 100.0], 20, 0.35, 16.0);
+        assert!(path[10..40].iter().all(|s| s.is_none()));
+        assert!(path[..10].iter().chain(&path[40..]).all(|s| s.is_some()));
+        // Too brief a stray is a stroke and stays.
+        let mut brief = reached.clone();
+        drop_foreign(&mut brief, 0, &[300.0, 100.0], 40, 0.35, 16.0);
+        assert_eq!(brief, reached);
+        // A tall wave the trace's own stroke leads up to stays too.
+        let mut wave: Vec<Option<Step>> = vec![level(300); 10];
+        wave.push(Some(Step {
+            run: run(150, 300),
+            entry: 300.0,
+            exit_top: true,
+        }));
+        wave.extend(vec![level(150); 30]);
+        wave.push(Some(Step {
+            run: run(150, 300),
+            entry: 150.0,
+            exit_top: false,
+        }));
+        wave.extend(vec![level(300); 10]);
+        let before = wave.clone();
+        drop_foreign(&mut wave, 0, &[300.0, 100.0], 20, 0.35, 16.0);
+        assert_eq!(wave, before);
     }
 }
