@@ -383,7 +383,7 @@ fn flatten_alpha(img: DynamicImage) -> RgbImage {
 
 /// Where each of `n_in` source pixels lands among `n_out <= n_in` output pixels: the output
 /// index it starts in, and the share of it that falls there (the rest falls into the next).
-fn area_map(n_in: u32, n_out: u32) -> Vec<(u32, f32)> {
+pub(crate) fn area_map(n_in: u32, n_out: u32) -> Vec<(u32, f32)> {
     let step = n_out as f64 / n_in as f64; // output pixels per source pixel, at most 1
     (0..n_in)
         .map(|i| {

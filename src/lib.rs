@@ -19,6 +19,7 @@
 
 pub mod calibration;
 pub mod decode;
+pub mod dewarp;
 pub mod einthoven;
 pub mod error;
 pub mod eval;
@@ -27,6 +28,7 @@ pub mod geometry;
 pub mod grid;
 pub mod ink;
 pub mod labels;
+pub mod lattice;
 pub mod layout;
 pub mod lead;
 pub mod options;
@@ -52,6 +54,17 @@ use page::{PanelView, RowView};
 /// Tuning of every stage; [`Default`] is what the CLI and the web page use.
 #[derive(Debug, Clone)]
 pub struct StageOptions {
+    /// Grid lattice of photographed pages.
+    pub lattice: lattice::LatticeOptions,
+    /// Photographed pages laid flat.
+    pub dewarp: dewarp::DewarpOptions,
+    /// A page whose grid crossings stray at least this far (see [`lattice::Lattice`], in
+    /// grid periods) from the best single perspective is curled or folded: it is laid flat
+    /// along its lattice. Flat scans and renders stray under 0.04.
+    pub min_bend_periods: f32,
+    /// ... and whose grid covers at least this share of the image: a few cells of
+    /// something periodic are no page.
+    pub min_photo_coverage: f32,
     /// Deskew search.
     pub geometry: geometry::GeometryOptions,
     /// Paper flattening.
@@ -91,6 +104,10 @@ pub struct StageOptions {
 impl Default for StageOptions {
     fn default() -> Self {
         StageOptions {
+            lattice: Default::default(),
+            dewarp: Default::default(),
+            min_bend_periods: 0.08,
+            min_photo_coverage: 0.25,
             geometry: Default::default(),
             ink: Default::default(),
             grid: Default::default(),
@@ -149,6 +166,72 @@ fn digitize_at(
     stored_dpi: Option<f32>,
 ) -> Result<Digitization, Error> {
     options.validate()?;
+    let lattice = if cfg!(feature = "trace-debug") && std::env::var("ECG_NO_PHOTO").is_ok() {
+        None
+    } else {
+        lattice::find(image, &stages.lattice).filter(|l| l.coverage >= stages.min_photo_coverage)
+    };
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
+        if let Some(l) = &lattice {
+            eprintln!(
+                "lattice {}x{} period {:.1} px coverage {:.2} bend {:.3} concentration {:.3}",
+                l.columns, l.rows, l.period_px, l.coverage, l.bend_periods, l.concentration
+            );
+        }
+    }
+    // A curled or folded sheet is read laid flat along its grid. A flat one is read as it
+    // is (the geometry stage squares up a tilt or a perspective), unless that fails: a
+    // sheet photographed flat on a desk, with only its 5 mm lines, still reads laid flat.
+    match lattice {
+        Some(l) if l.bend_periods >= stages.min_bend_periods => {
+            read_photo(image, l, options, stages)
+        }
+        Some(l) => digitize_page(image, options, stages, stored_dpi, None)
+            .or_else(|e| read_photo(image, l, options, stages).map_err(|_| e)),
+        None => digitize_page(image, options, stages, stored_dpi, None),
+    }
+}
+
+/// Reads a photographed sheet laid flat along its grid `lattice`, with the overlay mapped
+/// back onto the photo.
+fn read_photo(
+    image: &image::RgbImage,
+    lattice: lattice::Lattice,
+    options: &Options,
+    stages: &StageOptions,
+) -> Result<Digitization, Error> {
+    let flat = dewarp::flatten(image, lattice, &stages.dewarp);
+    // The flat page's scale is the dewarp's own: no resolution applies to it.
+    let options = Options {
+        dpi: None,
+        ..options.clone()
+    };
+    let mut d = digitize_page(&flat.image, &options, stages, None, Some(flat.px_per_mm))?;
+    if cfg!(feature = "trace-debug") {
+        if let Ok(path) = std::env::var("ECG_DUMP_FLAT") {
+            let _ = flat.image.save(path);
+            return Ok(d);
+        }
+    }
+    d.map_points(|[x, y]| flat.mesh.to_source_extended(x, y));
+    d.image_size = [image.width(), image.height()];
+    d.warnings.insert(
+        0,
+        "the page was photographed: it was found in the photo and laid flat along its grid"
+            .to_string(),
+    );
+    Ok(d)
+}
+
+/// [`digitize_at`] on a page that needs no dewarping; `flat_px_per_mm` is the scale of a
+/// page the dewarp laid flat, which no grid measurement overrules.
+fn digitize_page(
+    image: &image::RgbImage,
+    options: &Options,
+    stages: &StageOptions,
+    stored_dpi: Option<f32>,
+    flat_px_per_mm: Option<f32>,
+) -> Result<Digitization, Error> {
     let dpi = options
         .dpi
         .map(|d| Dpi {
@@ -172,7 +255,7 @@ fn digitize_at(
         .filter(|&&v| v > 0.5)
         .count();
     let has_ink = inked * 7 >= planes.ink.data.len() / 1000;
-    let upright = digitize_upright(image, planes, options, stages, dpi);
+    let upright = digitize_upright(image, planes, options, stages, dpi, flat_px_per_mm);
     // No rows across the page, or rows without a pulse or a label: it may lie sideways.
     let doubtful = match &upright {
         Ok(u) => u.evidence.pulses == 0 && u.evidence.labels <= 1,
@@ -190,6 +273,7 @@ fn digitize_at(
         options,
         stages,
         dpi,
+        flat_px_per_mm,
     );
     let Ok(mut other) = other else {
         return upright.map(|u| u.digitization);
@@ -259,6 +343,7 @@ fn digitize_upright(
     options: &Options,
     stages: &StageOptions,
     dpi: Option<Dpi>,
+    flat_px_per_mm: Option<f32>,
 ) -> Result<Upright, Error> {
     let mut timer = stage_timer();
     let transform = geometry::estimate(&planes.mark, &stages.geometry);
@@ -274,7 +359,7 @@ fn digitize_upright(
         timer("ink, upright");
         planes
     };
-    let mut reading = read_page(planes, transform, options, stages, dpi);
+    let mut reading = read_page(planes, transform, options, stages, dpi, flat_px_per_mm);
     // A page without calibration pulses at its rows' left ends may be upside down: try it
     // turned over and keep whichever reading shows more pulses and labels.
     // A page without any trace ink or with too much stays so upside down: only a reading
@@ -290,7 +375,7 @@ fn digitize_upright(
         };
         let planes =
             ink::separate_resampled(&geometry::apply(image, &flipped), &stages.ink, white_noise);
-        if let Ok(mut other) = read_page(planes, flipped, options, stages, dpi) {
+        if let Ok(mut other) = read_page(planes, flipped, options, stages, dpi, flat_px_per_mm) {
             let before = reading
                 .as_ref()
                 .map_or(Evidence::default(), Reading::evidence);
@@ -520,9 +605,18 @@ fn read_page(
     options: &Options,
     stages: &StageOptions,
     dpi: Option<Dpi>,
+    flat_px_per_mm: Option<f32>,
 ) -> Result<Reading, Error> {
     let mut warnings = Vec::new();
     let mut grid = grid::measure(&planes, &stages.grid);
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
+        eprintln!("grid {grid:?}");
+    }
+    if let Some(s) = flat_px_per_mm {
+        grid.px_per_mm_x = s;
+        grid.px_per_mm_y = s;
+        grid.found = true;
+    }
     if grid.levels.trace < 0.25 {
         return Err(Error::NoTraces);
     }

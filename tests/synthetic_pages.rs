@@ -2,7 +2,7 @@
 //! Thresholds sit a few dB under what the pipeline reaches, so a regression fails them.
 
 use ecg_digitizer::eval::{score_page, Table};
-use ecg_digitizer::render::{render, synthetic_ecg, RenderOptions, Rendered};
+use ecg_digitizer::render::{render, synthetic_ecg, Fold, Glare, RenderOptions, Rendered};
 use ecg_digitizer::{digitize_image, Digitization, Options, StageOptions};
 
 /// Digitizes the image `edit` makes of a rendered page (the page itself, or a crop, say) and
@@ -621,4 +621,100 @@ fn printed_settings_that_the_pulses_contradict_are_reported() {
             d.warnings
         );
     }
+}
+
+// Phone photos of printed pages: the sheet lies curled, folded or flat on a desk, with only
+// its 5 mm grid lines, and is laid flat along its own grid before it is read.
+
+/// A photographed sheet: major grid lines only, as the photos' printer draws them.
+fn photographed(seed: u64) -> RenderOptions {
+    RenderOptions {
+        grid_minor_rgb: None,
+        seed,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_curled_page_is_laid_flat_along_its_grid() {
+    let o = RenderOptions {
+        curl: 0.02,
+        ..photographed(3)
+    };
+    let d = check("curl", o, 12.0, 16.0);
+    assert!(d.warnings.iter().any(|w| w.contains("laid flat")));
+}
+
+#[test]
+fn a_page_on_a_desk_at_any_angle_is_read() {
+    let o = RenderOptions {
+        desk_margin: 0.15,
+        rotation_deg: 20.0,
+        ..photographed(4)
+    };
+    check("desk, 20°", o, 25.0, 23.0);
+}
+
+#[test]
+fn a_grid_of_5_mm_lines_alone_gives_the_scale() {
+    let d = check("major-only grid", photographed(7), 30.0, 24.0);
+    assert!((d.px_per_mm_x / (200.0 / 25.4) - 1.0).abs() < 0.01);
+}
+
+#[test]
+fn glare_on_the_sheet_is_tolerated() {
+    let o = RenderOptions {
+        glare: Some(Glare {
+            x: 0.6,
+            y: 0.4,
+            radius: 0.25,
+            strength: 0.8,
+        }),
+        desk_margin: 0.1,
+        rotation_deg: 5.0,
+        ..photographed(5)
+    };
+    check("glare", o, 25.0, 12.0);
+}
+
+#[test]
+fn a_fold_across_the_sheet_is_followed() {
+    let o = RenderOptions {
+        fold: Some(Fold {
+            position: 0.5,
+            angle_deg: 10.0,
+            shade: 0.2,
+            kink_deg: 3.0,
+        }),
+        desk_margin: 0.1,
+        ..photographed(6)
+    };
+    let d = check("fold", o, 12.0, 11.0);
+    assert!(d.warnings.iter().any(|w| w.contains("laid flat")));
+}
+
+#[test]
+fn a_phone_photo_of_a_curled_folded_sheet_in_glare_is_read() {
+    let o = RenderOptions {
+        curl: 0.015,
+        desk_margin: 0.15,
+        rotation_deg: 12.0,
+        glare: Some(Glare {
+            x: 0.7,
+            y: 0.3,
+            radius: 0.2,
+            strength: 0.7,
+        }),
+        fold: Some(Fold {
+            position: 0.45,
+            angle_deg: 5.0,
+            shade: 0.15,
+            kink_deg: 1.0,
+        }),
+        shading: 0.3,
+        blur_px: 1.0,
+        noise_sigma: 6.0,
+        ..photographed(8)
+    };
+    check("phone photo", o, 7.0, 7.0);
 }

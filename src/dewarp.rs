@@ -1,0 +1,657 @@
+//! Stage 1c, dewarp: a photographed page laid flat from its grid lattice, at a fixed scale,
+//! with the grid lines taken out.
+//!
+//! Each cell of the [`Lattice`] becomes a square of the flat page; inside a cell, positions
+//! are interpolated bilinearly between its four crossings, so the page's curl, fold and
+//! perspective are undone cell by cell (a piecewise-bilinear mesh warp, as in document
+//! dewarping from text lines: Ulges et al., ICDAR 2005, here from the ECG grid).
+//!
+//! On the flat page the grid lines lie at known places, straight and evenly spaced. The
+//! sheet is where its grid shows (the desk and the room around it are blanked), and the
+//! lines themselves are taken out where no trace lies along them (see [`flatten`]).
+
+use crate::lattice::Lattice;
+use image::RgbImage;
+
+/// Tuning knobs of the flat page.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DewarpOptions {
+    /// Pixels per millimetre of the flat page (8 is about 200 DPI, where the stages after
+    /// this one are at their best).
+    pub px_per_mm: f32,
+    /// Millimetres between the grid lines the lattice follows (the major lines).
+    pub cell_mm: f32,
+    /// Half the width of the band about each grid line that is divided out, in mm.
+    pub line_half_width_mm: f32,
+    /// A cell's paper colour is this percentile of its inside, per channel (0–1).
+    pub paper_percentile: f32,
+    /// A stretch of line whose core is this much darker (ink) than the typical line's ...
+    pub riding_ink: f32,
+    /// ... or this share less tinted (or both, in proportion) has a trace lying along it.
+    pub riding_tint: f32,
+    /// On a bare stretch, pixels this much darker (ink) than the typical line are a trace
+    /// crossing it, and stay.
+    pub crossing_ink: f32,
+    /// A cell's side shows a grid line when the line is this much darker (0–1, the mean of
+    /// the channels) than the paper beside it, in the median along the side.
+    pub min_line_contrast: f32,
+}
+
+impl Default for DewarpOptions {
+    fn default() -> Self {
+        DewarpOptions {
+            px_per_mm: 8.0,
+            cell_mm: 5.0,
+            line_half_width_mm: 0.6,
+            paper_percentile: 0.6,
+            riding_ink: 0.12,
+            riding_tint: 0.5,
+            crossing_ink: 0.15,
+            min_line_contrast: 0.02,
+        }
+    }
+}
+
+/// Where the flat page's pixels come from in the photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mesh {
+    lattice: Lattice,
+    /// Flat-page pixels per lattice cell.
+    cell_px: f32,
+}
+
+impl Mesh {
+    /// Where the flat-page point `(x, y)` lies in the photo, if on the lattice.
+    pub fn to_source(&self, x: f32, y: f32) -> Option<[f32; 2]> {
+        self.lattice.at(x / self.cell_px, y / self.cell_px)
+    }
+
+    /// Like [`Mesh::to_source`], but off the lattice it continues the nearest cell's
+    /// mapping, so overlay points near the edge still land near their ink.
+    pub fn to_source_extended(&self, x: f32, y: f32) -> [f32; 2] {
+        let l = &self.lattice;
+        let max_x = (l.columns - 1) as f32 * self.cell_px - 1e-3;
+        let max_y = (l.rows - 1) as f32 * self.cell_px - 1e-3;
+        let (cx, cy) = (x.clamp(0.0, max_x), y.clamp(0.0, max_y));
+        let Some(p) = self.to_source(cx, cy) else {
+            return [x, y];
+        };
+        if cx == x && cy == y {
+            return p;
+        }
+        // Continue by the local scale of the cell at the edge.
+        let ex = self.to_source((cx + 1.0).min(max_x), cy);
+        let ey = self.to_source(cx, (cy + 1.0).min(max_y));
+        match (ex, ey) {
+            (Some(px), Some(py)) => [
+                p[0] + (px[0] - p[0]) * (x - cx) + (py[0] - p[0]) * (y - cy),
+                p[1] + (px[1] - p[1]) * (x - cx) + (py[1] - p[1]) * (y - cy),
+            ],
+            _ => p,
+        }
+    }
+}
+
+/// A photographed page laid flat.
+#[derive(Debug, Clone)]
+pub struct Flat {
+    /// The page at [`DewarpOptions::px_per_mm`], grid lines taken out; white off the grid.
+    pub image: RgbImage,
+    /// Pixels per mm on both axes.
+    pub px_per_mm: f32,
+    /// Flat-page pixels back to the photo.
+    pub mesh: Mesh,
+}
+
+/// Lays the photographed page flat along its lattice, blanks what is not the page, and
+/// takes the grid lines out.
+pub fn flatten(photo: &RgbImage, lattice: Lattice, opts: &DewarpOptions) -> Flat {
+    let cell_px = opts.px_per_mm * opts.cell_mm;
+    let mesh = Mesh { lattice, cell_px };
+    let (mut image, sampled) = resample(photo, &mesh);
+    blank_off_sheet(&mut image, &sampled, cell_px, opts);
+    separate_grid(&mut image, cell_px, opts);
+    Flat {
+        image,
+        px_per_mm: opts.px_per_mm,
+        mesh,
+    }
+}
+
+/// The flat page, bilinear from the photo (which is first reduced by whole pixels where
+/// its cells are much larger than the flat page's, so thin strokes are averaged, not
+/// skipped). Along an output row a cell's source points are evenly spaced, so each cell is
+/// walked with a constant step.
+fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
+    let l = &mesh.lattice;
+    let cell = mesh.cell_px;
+    let (w, h) = (
+        ((l.columns - 1) as f32 * cell).round() as usize,
+        ((l.rows - 1) as f32 * cell).round() as usize,
+    );
+    let shrink = ((l.period_px / cell).floor() as u32).max(1);
+    let reduced;
+    let source = if shrink > 1 {
+        reduced = box_reduce(photo, shrink);
+        &reduced
+    } else {
+        photo
+    };
+    let k = 1.0 / shrink as f32;
+    let (sw, sh) = (source.width() as usize, source.height() as usize);
+    let src = source.as_raw();
+    let mut out = vec![255u8; w * h * 3];
+    let mut sampled = vec![false; w * h];
+    for y in 0..h {
+        let v = y as f32 / cell;
+        let j = (v as usize).min(l.rows - 2);
+        let fv = v - j as f32;
+        for i in 0..l.columns - 1 {
+            let edge = |i: usize| -> Option<[f32; 2]> {
+                let (a, b) = (l.node(i, j)?, l.node(i, j + 1)?);
+                // Photo pixel centres at integers; the reduced copy's at (n + 0.5)·shrink − 0.5.
+                Some([0, 1].map(|c| ((a[c] * (1.0 - fv) + b[c] * fv) + 0.5) * k - 0.5))
+            };
+            let (Some(left), Some(right)) = (edge(i), edge(i + 1)) else {
+                continue;
+            };
+            let x_from = (i as f32 * cell).ceil() as usize;
+            let x_to = (((i + 1) as f32 * cell).ceil() as usize).min(w);
+            for x in x_from..x_to {
+                let fu = x as f32 / cell - i as f32;
+                let sx = left[0] + (right[0] - left[0]) * fu;
+                let sy = left[1] + (right[1] - left[1]) * fu;
+                if !(sx >= 0.0 && sy >= 0.0) || sx >= (sw - 1) as f32 || sy >= (sh - 1) as f32 {
+                    continue;
+                }
+                let (x0, y0) = (sx as usize, sy as usize);
+                let (tx, ty) = (sx - x0 as f32, sy - y0 as f32);
+                let a = (y0 * sw + x0) * 3;
+                let b = a + sw * 3;
+                sampled[y * w + x] = true;
+                let o = (y * w + x) * 3;
+                for c in 0..3 {
+                    let top = src[a + c] as f32 * (1.0 - tx) + src[a + 3 + c] as f32 * tx;
+                    let bot = src[b + c] as f32 * (1.0 - tx) + src[b + 3 + c] as f32 * tx;
+                    out[o + c] = (top * (1.0 - ty) + bot * ty + 0.5) as u8;
+                }
+            }
+        }
+    }
+    (
+        RgbImage::from_raw(w as u32, h as u32, out).expect("buffer matches dimensions"),
+        sampled,
+    )
+}
+
+/// `image` reduced by a whole factor, each output pixel the mean of its `f`×`f` block.
+fn box_reduce(image: &RgbImage, f: u32) -> RgbImage {
+    let (w, h) = ((image.width() / f).max(1), (image.height() / f).max(1));
+    let (sw, f) = (image.width() as usize, f as usize);
+    let raw = image.as_raw();
+    let mut sums = vec![0u32; w as usize * 3];
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    let n = (f * f) as u32;
+    for y in 0..h as usize {
+        sums.fill(0);
+        for row in raw[y * f * sw * 3..].chunks_exact(sw * 3).take(f) {
+            for (x, s) in sums.chunks_exact_mut(3).enumerate() {
+                for p in row[x * f * 3..(x + 1) * f * 3].chunks_exact(3) {
+                    for c in 0..3 {
+                        s[c] += p[c] as u32;
+                    }
+                }
+            }
+        }
+        out.extend(sums.iter().map(|&s| ((s + n / 2) / n) as u8));
+    }
+    RgbImage::from_raw(w, h, out).expect("buffer matches dimensions")
+}
+
+/// The paper's colour per cell of the flat page: a high percentile of each channel over
+/// the cell's inside (its grid lines left out), at the cell centres.
+struct Paper {
+    cells_x: usize,
+    cells_y: usize,
+    cell_px: f32,
+    levels: Vec<[f32; 3]>,
+}
+
+impl Paper {
+    fn measure(image: &RgbImage, cell_px: f32, margin: usize, percentile: f32) -> Paper {
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        let (cells_x, cells_y) = (
+            ((w as f32 / cell_px).ceil() as usize).max(1),
+            ((h as f32 / cell_px).ceil() as usize).max(1),
+        );
+        let raw = image.as_raw();
+        let mut levels = Vec::with_capacity(cells_x * cells_y);
+        for cy in 0..cells_y {
+            for cx in 0..cells_x {
+                let x0 = ((cx as f32 * cell_px) as usize + margin).min(w);
+                let x1 = ((((cx + 1) as f32 * cell_px) as usize).saturating_sub(margin)).min(w);
+                let y0 = ((cy as f32 * cell_px) as usize + margin).min(h);
+                let y1 = ((((cy + 1) as f32 * cell_px) as usize).saturating_sub(margin)).min(h);
+                let mut hist = [[0u32; 256]; 3];
+                let mut n = 0u32;
+                for y in y0..y1.max(y0) {
+                    for p in raw[(y * w + x0) * 3..(y * w + x1.max(x0)) * 3].chunks_exact(3) {
+                        for c in 0..3 {
+                            hist[c][p[c] as usize] += 1;
+                        }
+                        n += 1;
+                    }
+                }
+                let target = (n as f32 * percentile) as u32;
+                levels.push(hist.map(|h| {
+                    let mut acc = 0;
+                    for (v, &count) in h.iter().enumerate() {
+                        acc += count;
+                        if acc > target {
+                            return v as f32;
+                        }
+                    }
+                    255.0
+                }));
+            }
+        }
+        Paper {
+            cells_x,
+            cells_y,
+            cell_px,
+            levels,
+        }
+    }
+
+    /// Paper colour at pixel `(x, y)`, bilinear between cell centres.
+    fn at(&self, x: usize, y: usize) -> [f32; 3] {
+        let axis = |p: usize, n: usize| {
+            let f = ((p as f32 + 0.5) / self.cell_px - 0.5).clamp(0.0, (n - 1) as f32);
+            let i = f as usize;
+            (i, (i + 1).min(n - 1), f - i as f32)
+        };
+        let (x0, x1, tx) = axis(x, self.cells_x);
+        let (y0, y1, ty) = axis(y, self.cells_y);
+        let l = |i: usize, j: usize| self.levels[j * self.cells_x + i];
+        let (a, b, c, d) = (l(x0, y0), l(x1, y0), l(x0, y1), l(x1, y1));
+        [0, 1, 2].map(|k| {
+            (a[k] * (1.0 - tx) + b[k] * tx) * (1.0 - ty) + (c[k] * (1.0 - tx) + d[k] * tx) * ty
+        })
+    }
+}
+
+/// Takes the grid lines out of a flat page and leaves it grey: trace, text and paper.
+///
+/// Against the paper, a pixel's ink is 1 − its brightest channel (as the later stages read
+/// ink: a trace is dark in every channel) and its tint is its brightest channel minus its
+/// darkest. On the flat page the grid lines lie at whole multiples of `cell_px`. A photo
+/// makes them nearly as dark as the trace, and ECG printers put the rows' baselines on
+/// grid lines, so no single pixel tells a trace lying along a line from the line. A
+/// stretch of line between two crossings does: along a bare stretch the line's core has
+/// the ink and the tint every grid line has, while a trace lying along it makes the
+/// stretch darker and greyer. Bare stretches are taken out, but for the pixels of a trace
+/// crossing them (far darker than the line); stretches a trace lies along stay as they are.
+fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let half = ((opts.line_half_width_mm * opts.px_per_mm).round() as i64).max(1);
+    let paper = Paper::measure(image, cell_px, half as usize + 1, opts.paper_percentile);
+    let raw: &mut [u8] = image;
+    // Ink and tint of every pixel.
+    let mut ink = vec![0f32; w * h];
+    let mut tint = vec![0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let p = paper.at(x, y);
+            let i = y * w + x;
+            let t = [0, 1, 2].map(|c| (raw[i * 3 + c] as f32 / p[c].max(1.0)).min(1.0));
+            let (lo, hi) = (t[0].min(t[1]).min(t[2]), t[0].max(t[1]).max(t[2]));
+            ink[i] = (1.0 - hi).max(0.0);
+            tint[i] = hi - lo;
+        }
+    }
+    let median = |v: &mut Vec<f32>| -> Option<f32> {
+        if v.is_empty() {
+            return None;
+        }
+        let k = v.len() / 2;
+        Some(*v.select_nth_unstable_by(k, f32::total_cmp).1)
+    };
+    // Per family, line and stretch: the median ink and tint of the line's core (the
+    // darkest pixel across the band at each position along the stretch).
+    struct Stretch {
+        ink: f32,
+        tint: f32,
+    }
+    let mut out = ink.clone();
+    let mut erase = vec![false; w * h];
+    let mut core_ink = Vec::new();
+    let mut core_tint = Vec::new();
+    for vertical in [true, false] {
+        let (across, len) = if vertical { (w, h) } else { (h, w) };
+        let lines = ((across as f32 - 1.0) / cell_px).floor() as usize + 1;
+        let cells = ((len as f32) / cell_px).ceil() as usize;
+        let index = |centre: i64, d: i64, a: usize| -> Option<usize> {
+            let (x, y) = if vertical {
+                (centre + d, a as i64)
+            } else {
+                (a as i64, centre + d)
+            };
+            (x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h)
+                .then(|| y as usize * w + x as usize)
+        };
+        let mut stretches: Vec<Option<Stretch>> = Vec::with_capacity(lines * cells);
+        for line in 0..lines {
+            let centre = (line as f32 * cell_px).round() as i64;
+            for cell in 0..cells {
+                let from = ((cell as f32 * cell_px) as i64 + half + 1).max(0) as usize;
+                let to =
+                    (((cell + 1) as f32 * cell_px) as i64 - half).clamp(0, len as i64) as usize;
+                core_ink.clear();
+                core_tint.clear();
+                for a in from..to {
+                    let core = (-half..=half)
+                        .filter_map(|d| index(centre, d, a))
+                        .max_by(|&i, &j| ink[i].total_cmp(&ink[j]));
+                    if let Some(i) = core {
+                        core_ink.push(ink[i]);
+                        core_tint.push(tint[i]);
+                    }
+                }
+                stretches.push(
+                    (core_ink.len() * 2 >= to.saturating_sub(from).max(1)).then(|| Stretch {
+                        ink: median(&mut core_ink).unwrap_or(0.0),
+                        tint: median(&mut core_tint).unwrap_or(0.0),
+                    }),
+                );
+            }
+        }
+        // The family's typical bare line.
+        let mut inks: Vec<f32> = stretches.iter().flatten().map(|s| s.ink).collect();
+        let mut tints: Vec<f32> = stretches.iter().flatten().map(|s| s.tint).collect();
+        let (Some(line_ink), Some(line_tint)) = (median(&mut inks), median(&mut tints)) else {
+            continue;
+        };
+        for line in 0..lines {
+            let centre = (line as f32 * cell_px).round() as i64;
+            for cell in 0..cells {
+                let Some(st) = &stretches[line * cells + cell] else {
+                    continue;
+                };
+                let darker = (st.ink - line_ink) / opts.riding_ink;
+                let greyer = (line_tint - st.tint) / (opts.riding_tint * line_tint).max(1e-3);
+                if darker + greyer >= 1.0 {
+                    continue; // a trace lies along this stretch
+                }
+                let from = (cell as f32 * cell_px).ceil() as usize;
+                let to = (((cell + 1) as f32 * cell_px).ceil() as usize).min(len);
+                for a in from..to {
+                    for d in -half..=half {
+                        if let Some(i) = index(centre, d, a) {
+                            if ink[i] < line_ink + opts.crossing_ink {
+                                erase[i] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (o, e) in out.iter_mut().zip(&erase) {
+        if *e {
+            *o = 0.0;
+        }
+    }
+    for (i, &v) in out.iter().enumerate() {
+        let grey = (255.0 * (1.0 - v.min(1.0))).round() as u8;
+        raw[i * 3..i * 3 + 3].fill(grey);
+    }
+}
+
+/// Blanks what of the flat page is not the sheet. The sheet is where its grid is: a cell
+/// belongs to it when most of its four sides show a line where the lattice puts one
+/// (darker on the line than beside it), and cells enclosed by such cells (under glare, a
+/// word, a thick trace) belong to it too. The desk, the room and the sheet's shadowed edge
+/// beyond its last grid line are blanked, and so is what lies past the photo's border.
+fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &DewarpOptions) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (cols, rows) = (
+        ((w as f32 / cell_px).round() as usize).max(1),
+        ((h as f32 / cell_px).round() as usize).max(1),
+    );
+    let raw: &mut [u8] = image;
+    let dark = |x: i64, y: i64| -> Option<f32> {
+        if x < 0 || y < 0 || x as usize >= w || y as usize >= h {
+            return None;
+        }
+        let i = y as usize * w + x as usize;
+        sampled[i].then(|| {
+            1.0 - (raw[i * 3] as f32 + raw[i * 3 + 1] as f32 + raw[i * 3 + 2] as f32) / 765.0
+        })
+    };
+    let (near, far) = (
+        1i64,
+        (opts.line_half_width_mm * opts.px_per_mm).round() as i64 + 1,
+    );
+    // Whether the stretch of line `line` (vertical or not) between crossings `k` and `k + 1`
+    // shows a grid line: the median over it of the line's darkness above its sides'.
+    let mut contrasts = Vec::new();
+    let mut shows_line = |vertical: bool, line: usize, k: usize| -> bool {
+        let centre = (line as f32 * cell_px).round() as i64;
+        let (from, to) = (
+            (k as f32 * cell_px) as i64 + far,
+            ((k + 1) as f32 * cell_px) as i64 - far,
+        );
+        contrasts.clear();
+        for a in from..to {
+            let at = |d: i64| {
+                if vertical {
+                    dark(centre + d, a)
+                } else {
+                    dark(a, centre + d)
+                }
+            };
+            let on = (-near..=near).filter_map(at).fold(f32::MIN, f32::max);
+            let (l, r) = (
+                (far..=far + 1)
+                    .filter_map(|d| at(-d))
+                    .fold(f32::MAX, f32::min),
+                (far..=far + 1).filter_map(at).fold(f32::MAX, f32::min),
+            );
+            if on > f32::MIN && l < f32::MAX && r < f32::MAX {
+                contrasts.push(on - l.max(r));
+            }
+        }
+        if contrasts.len() * 2 < (to - from).max(1) as usize {
+            return false;
+        }
+        let m = contrasts.len() / 2;
+        *contrasts.select_nth_unstable_by(m, f32::total_cmp).1 > opts.min_line_contrast
+    };
+    let mut gridded = vec![false; cols * rows];
+    for j in 0..rows {
+        for i in 0..cols {
+            let sides = [
+                shows_line(true, i, j),
+                shows_line(true, i + 1, j),
+                shows_line(false, j, i),
+                shows_line(false, j + 1, i),
+            ];
+            gridded[j * cols + i] = sides.iter().filter(|&&s| s).count() >= 3;
+        }
+    }
+    // Off the sheet: what the border reaches through cells without grid.
+    let mut off = vec![false; cols * rows];
+    let mut stack: Vec<usize> = (0..cols * rows)
+        .filter(|&k| {
+            let (i, j) = (k % cols, k / cols);
+            (i == 0 || j == 0 || i + 1 == cols || j + 1 == rows) && !gridded[k]
+        })
+        .collect();
+    for &k in &stack {
+        off[k] = true;
+    }
+    while let Some(k) = stack.pop() {
+        let (i, j) = (k % cols, k / cols);
+        for n in [
+            (i > 0).then(|| k - 1),
+            (i + 1 < cols).then(|| k + 1),
+            (j > 0).then(|| k - cols),
+            (j + 1 < rows).then(|| k + cols),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !gridded[n] && !off[n] {
+                off[n] = true;
+                stack.push(n);
+            }
+        }
+    }
+    // The sheet's edge (its shadow, the grid's last line) lies in the last cell before the
+    // desk; nothing of the ECG is printed that near the edge, so that cell goes too. Where
+    // the photo's own border cuts the sheet there is no edge, and a trace may run close.
+    let on_photo = |i: usize, j: usize| {
+        let (x, y) = (
+            (((i as f32 + 0.5) * cell_px) as usize).min(w - 1),
+            (((j as f32 + 0.5) * cell_px) as usize).min(h - 1),
+        );
+        sampled[y * w + x]
+    };
+    let desk: Vec<bool> = (0..cols * rows)
+        .map(|k| off[k] && on_photo(k % cols, k / cols))
+        .collect();
+    for (k, o) in off.iter_mut().enumerate() {
+        let (i, j) = ((k % cols) as i64, (k / cols) as i64);
+        let by_desk = (-1..=1).any(|dj| {
+            (-1..=1).any(|di| {
+                let (a, b) = (i + di, j + dj);
+                a >= 0
+                    && b >= 0
+                    && (a as usize) < cols
+                    && (b as usize) < rows
+                    && desk[b as usize * cols + a as usize]
+            })
+        });
+        if by_desk {
+            *o = true;
+        }
+    }
+    for y in 0..h {
+        let j = ((y as f32 / cell_px) as usize).min(rows - 1);
+        for x in 0..w {
+            let i = ((x as f32 / cell_px) as usize).min(cols - 1);
+            let k = y * w + x;
+            if off[j * cols + i] || !sampled[k] {
+                raw[k * 3..k * 3 + 3].fill(255);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    /// A flat page: paper, red 5 mm lines at multiples of 40 px, darkened by `line`.
+    fn gridded(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let on = |p: u32| p % 40 <= 1 || p % 40 == 39;
+            if on(x) || on(y) {
+                Rgb([205, 140, 140])
+            } else {
+                Rgb([240, 238, 236])
+            }
+        })
+    }
+
+    fn ink(image: &RgbImage, x: u32, y: u32) -> f32 {
+        1.0 - image.get_pixel(x, y)[0] as f32 / 255.0
+    }
+
+    #[test]
+    fn grid_lines_go_but_a_trace_along_a_line_or_across_one_stays() {
+        let mut page = gridded(400, 400);
+        let trace = Rgb([60, 60, 60]);
+        // A baseline printed along the grid line at y = 200, and a stroke down across the
+        // line at y = 160.
+        for x in 60..340 {
+            for y in 199..=201 {
+                page.put_pixel(x, y, trace);
+            }
+        }
+        for y in 140..200 {
+            for x in 149..=151 {
+                page.put_pixel(x, y, trace);
+            }
+        }
+        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        assert!(
+            ink(&page, 100, 120) < 0.1,
+            "bare line {}",
+            ink(&page, 100, 120)
+        );
+        assert!(
+            ink(&page, 120, 100) < 0.1,
+            "bare line {}",
+            ink(&page, 120, 100)
+        );
+        assert!(
+            ink(&page, 200, 200) > 0.5,
+            "baseline {}",
+            ink(&page, 200, 200)
+        );
+        assert!(
+            ink(&page, 150, 160) > 0.5,
+            "stroke {}",
+            ink(&page, 150, 160)
+        );
+        let p = page.get_pixel(10, 10);
+        assert!(p[0] == p[1] && p[1] == p[2], "the flat page comes out grey");
+    }
+
+    #[test]
+    fn the_desk_around_the_sheet_is_blanked_and_the_sheet_kept() {
+        let mut page = gridded(400, 400);
+        for (x, y, p) in page.enumerate_pixels_mut() {
+            if !(80..320).contains(&x) || !(80..320).contains(&y) {
+                *p = Rgb([110, 80, 50]);
+            }
+        }
+        page.put_pixel(200, 190, Rgb([30, 30, 30]));
+        let sampled = vec![true; 400 * 400];
+        blank_off_sheet(&mut page, &sampled, 40.0, &DewarpOptions::default());
+        assert_eq!(page.get_pixel(20, 20), &Rgb([255, 255, 255]));
+        assert_eq!(page.get_pixel(200, 190), &Rgb([30, 30, 30]));
+    }
+
+    #[test]
+    fn the_flat_page_maps_back_onto_the_photo() {
+        // A lattice turned and stretched: crossing (i, j) at (100 + 50i - 5j, 80 + 5i + 50j).
+        let (columns, rows) = (8, 6);
+        let node = |i: f32, j: f32| [100.0 + 50.0 * i - 5.0 * j, 80.0 + 5.0 * i + 50.0 * j];
+        let lattice = Lattice {
+            columns,
+            rows,
+            nodes: (0..rows)
+                .flat_map(|j| (0..columns).map(move |i| Some(node(i as f32, j as f32))))
+                .collect(),
+            period_px: 50.0,
+            coverage: 1.0,
+            bend_periods: 0.0,
+            concentration: 0.0,
+        };
+        let mesh = Mesh {
+            lattice,
+            cell_px: 40.0,
+        };
+        let [x, y] = mesh.to_source(60.0, 100.0).expect("on the lattice");
+        let [ex, ey] = node(1.5, 2.5);
+        assert!((x - ex).abs() < 1e-3 && (y - ey).abs() < 1e-3, "({x}, {y})");
+        assert!(mesh.to_source(-10.0, 0.0).is_none());
+        // Off the lattice the nearest cell's mapping goes on.
+        let [x, y] = mesh.to_source_extended(-40.0, 0.0);
+        let [ex, ey] = node(-1.0, 0.0);
+        assert!((x - ex).abs() < 0.1 && (y - ey).abs() < 0.1, "({x}, {y})");
+    }
+}
