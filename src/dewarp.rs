@@ -35,6 +35,11 @@ pub struct DewarpOptions {
     /// A cell's side shows a grid line when the line is this much darker (0–1, the mean of
     /// the channels) than the paper beside it, in the median along the side.
     pub min_line_contrast: f32,
+    /// A cell without grid lines is off the sheet only if its inside is darker than this
+    /// share of the paper's brightness ...
+    pub desk_darkness: f32,
+    /// ... or further than this from the paper's colour (chromaticity distance).
+    pub desk_tint: f32,
 }
 
 impl Default for DewarpOptions {
@@ -48,6 +53,8 @@ impl Default for DewarpOptions {
             riding_tint: 0.5,
             crossing_ink: 0.15,
             min_line_contrast: 0.02,
+            desk_darkness: 0.8,
+            desk_tint: 0.03,
         }
     }
 }
@@ -479,12 +486,73 @@ fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &
             gridded[j * cols + i] = sides.iter().filter(|&&s| s).count() >= 3;
         }
     }
-    // Off the sheet: what the border reaches through cells without grid.
+    // Paper: what the gridded cells' insides look like. A cell without grid that looks
+    // like it too (glare, a faint grid) is still the sheet; one darker or tinted otherwise
+    // (the desk, the room) is not.
+    let inside = |i: usize, j: usize| -> Option<[f32; 3]> {
+        let (x0, y0) = (
+            (i as f32 * cell_px) as usize + 3,
+            (j as f32 * cell_px) as usize + 3,
+        );
+        let (x1, y1) = (
+            (((i + 1) as f32 * cell_px) as usize)
+                .saturating_sub(3)
+                .min(w),
+            (((j + 1) as f32 * cell_px) as usize)
+                .saturating_sub(3)
+                .min(h),
+        );
+        let mut sum = [0f32; 3];
+        let mut n = 0f32;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let k = y * w + x;
+                if sampled[k] {
+                    for c in 0..3 {
+                        sum[c] += raw[k * 3 + c] as f32;
+                    }
+                    n += 1.0;
+                }
+            }
+        }
+        (n > 0.0).then(|| sum.map(|v| v / n))
+    };
+    let tone = |c: [f32; 3]| {
+        let s = (c[0] + c[1] + c[2]).max(1.0);
+        (s, [c[0] / s, c[1] / s])
+    };
+    let mut papers: Vec<(f32, [f32; 2])> = (0..cols * rows)
+        .filter(|&k| gridded[k])
+        .filter_map(|k| inside(k % cols, k / cols).map(tone))
+        .collect();
+    let paper = if papers.is_empty() {
+        None
+    } else {
+        let m = papers.len() / 2;
+        Some(
+            *papers
+                .select_nth_unstable_by(m, |a, b| a.0.total_cmp(&b.0))
+                .1,
+        )
+    };
+    let unlike: Vec<bool> = (0..cols * rows)
+        .map(|k| {
+            let Some((level, tint)) = paper else {
+                return true;
+            };
+            inside(k % cols, k / cols).map(tone).is_none_or(|(b, t)| {
+                b < opts.desk_darkness * level
+                    || libm::hypotf(t[0] - tint[0], t[1] - tint[1]) > opts.desk_tint
+            })
+        })
+        .collect();
+    let bare = |k: usize| !gridded[k] && unlike[k];
+    // Off the sheet: what the border reaches through bare cells.
     let mut off = vec![false; cols * rows];
     let mut stack: Vec<usize> = (0..cols * rows)
         .filter(|&k| {
             let (i, j) = (k % cols, k / cols);
-            (i == 0 || j == 0 || i + 1 == cols || j + 1 == rows) && !gridded[k]
+            (i == 0 || j == 0 || i + 1 == cols || j + 1 == rows) && bare(k)
         })
         .collect();
     for &k in &stack {
@@ -501,7 +569,7 @@ fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &
         .into_iter()
         .flatten()
         {
-            if !gridded[n] && !off[n] {
+            if bare(n) && !off[n] {
                 off[n] = true;
                 stack.push(n);
             }
