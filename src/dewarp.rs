@@ -65,11 +65,15 @@ pub struct Mesh {
     lattice: Lattice,
     /// Flat-page pixels per lattice cell.
     cell_px: f32,
+    /// Where the flat page's corner lies on the lattice's, in flat-page pixels (the page is
+    /// cut to the sheet).
+    origin: (f32, f32),
 }
 
 impl Mesh {
     /// Where the flat-page point `(x, y)` lies in the photo, if on the lattice.
     pub fn to_source(&self, x: f32, y: f32) -> Option<[f32; 2]> {
+        let (x, y) = (x + self.origin.0, y + self.origin.1);
         self.lattice.at(x / self.cell_px, y / self.cell_px)
     }
 
@@ -77,9 +81,10 @@ impl Mesh {
     /// mapping, so overlay points near the edge still land near their ink.
     pub fn to_source_extended(&self, x: f32, y: f32) -> [f32; 2] {
         let l = &self.lattice;
-        let max_x = (l.columns - 1) as f32 * self.cell_px - 1e-3;
-        let max_y = (l.rows - 1) as f32 * self.cell_px - 1e-3;
-        let (cx, cy) = (x.clamp(0.0, max_x), y.clamp(0.0, max_y));
+        let (ox, oy) = self.origin;
+        let max_x = (l.columns - 1) as f32 * self.cell_px - 1e-3 - ox;
+        let max_y = (l.rows - 1) as f32 * self.cell_px - 1e-3 - oy;
+        let (cx, cy) = (x.clamp(-ox, max_x), y.clamp(-oy, max_y));
         let Some(p) = self.to_source(cx, cy) else {
             return [x, y];
         };
@@ -114,9 +119,23 @@ pub struct Flat {
 /// takes the grid lines out.
 pub fn flatten(photo: &RgbImage, lattice: Lattice, opts: &DewarpOptions) -> Flat {
     let cell_px = opts.px_per_mm * opts.cell_mm;
-    let mesh = Mesh { lattice, cell_px };
+    let mut mesh = Mesh {
+        lattice,
+        cell_px,
+        origin: (0.0, 0.0),
+    };
     let (mut image, sampled) = resample(photo, &mesh);
-    blank_off_sheet(&mut image, &sampled, cell_px, opts);
+    let sheet = blank_off_sheet(&mut image, &sampled, cell_px, opts);
+    // Cut to the sheet, at whole cells, so the grid lines stay at multiples of a cell.
+    if let Some((i0, j0, i1, j1)) = sheet {
+        let (x0, y0) = ((i0 as f32 * cell_px) as u32, (j0 as f32 * cell_px) as u32);
+        let x1 = (((i1 + 1) as f32 * cell_px) as u32).min(image.width());
+        let y1 = (((j1 + 1) as f32 * cell_px) as u32).min(image.height());
+        if x1 > x0 && y1 > y0 && (x0, y0, x1, y1) != (0, 0, image.width(), image.height()) {
+            image = crop(&image, x0, y0, x1, y1);
+            mesh.origin = (x0 as f32, y0 as f32);
+        }
+    }
     separate_grid(&mut image, cell_px, opts);
     Flat {
         image,
@@ -164,23 +183,26 @@ fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
             };
             let x_from = (i as f32 * cell).ceil() as usize;
             let x_to = (((i + 1) as f32 * cell).ceil() as usize).min(w);
+            let (max_x, max_y) = ((sw - 1) as f32, (sh - 1) as f32);
             for x in x_from..x_to {
                 let fu = x as f32 / cell - i as f32;
                 let sx = left[0] + (right[0] - left[0]) * fu;
                 let sy = left[1] + (right[1] - left[1]) * fu;
-                if !(sx >= 0.0 && sy >= 0.0) || sx >= (sw - 1) as f32 || sy >= (sh - 1) as f32 {
+                if !(sx >= 0.0 && sy >= 0.0 && sx < max_x && sy < max_y) {
                     continue;
                 }
+                // Bilinear in fixed point, 8-bit weights.
                 let (x0, y0) = (sx as usize, sy as usize);
-                let (tx, ty) = (sx - x0 as f32, sy - y0 as f32);
+                let tx = ((sx - x0 as f32) * 256.0) as u32;
+                let ty = ((sy - y0 as f32) * 256.0) as u32;
                 let a = (y0 * sw + x0) * 3;
-                let b = a + sw * 3;
+                let (p, q) = (&src[a..a + 6], &src[a + sw * 3..a + sw * 3 + 6]);
                 sampled[y * w + x] = true;
-                let o = (y * w + x) * 3;
+                let o = &mut out[(y * w + x) * 3..(y * w + x) * 3 + 3];
                 for c in 0..3 {
-                    let top = src[a + c] as f32 * (1.0 - tx) + src[a + 3 + c] as f32 * tx;
-                    let bot = src[b + c] as f32 * (1.0 - tx) + src[b + 3 + c] as f32 * tx;
-                    out[o + c] = (top * (1.0 - ty) + bot * ty + 0.5) as u8;
+                    let top = p[c] as u32 * (256 - tx) + p[c + 3] as u32 * tx;
+                    let bot = q[c] as u32 * (256 - tx) + q[c + 3] as u32 * tx;
+                    o[c] = ((top * (256 - ty) + bot * ty + 32768) >> 16) as u8;
                 }
             }
         }
@@ -189,6 +211,22 @@ fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
         RgbImage::from_raw(w as u32, h as u32, out).expect("buffer matches dimensions"),
         sampled,
     )
+}
+
+/// The part of `image` in `[x0, x1) × [y0, y1)`, row by row.
+fn crop(image: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> RgbImage {
+    let w = image.width() as usize * 3;
+    let (a, b) = (x0 as usize * 3, x1 as usize * 3);
+    let mut out = Vec::with_capacity((b - a) * (y1 - y0) as usize);
+    for row in image
+        .as_raw()
+        .chunks_exact(w)
+        .skip(y0 as usize)
+        .take((y1 - y0) as usize)
+    {
+        out.extend_from_slice(&row[a..b]);
+    }
+    RgbImage::from_raw(x1 - x0, y1 - y0, out).expect("buffer matches dimensions")
 }
 
 /// `image` reduced by a whole factor, each output pixel the mean of its `f`×`f` block.
@@ -270,20 +308,46 @@ impl Paper {
         }
     }
 
-    /// Paper colour at pixel `(x, y)`, bilinear between cell centres.
-    fn at(&self, x: usize, y: usize) -> [f32; 3] {
-        let axis = |p: usize, n: usize| {
-            let f = ((p as f32 + 0.5) / self.cell_px - 0.5).clamp(0.0, (n - 1) as f32);
-            let i = f as usize;
-            (i, (i + 1).min(n - 1), f - i as f32)
-        };
-        let (x0, x1, tx) = axis(x, self.cells_x);
-        let (y0, y1, ty) = axis(y, self.cells_y);
-        let l = |i: usize, j: usize| self.levels[j * self.cells_x + i];
-        let (a, b, c, d) = (l(x0, y0), l(x1, y0), l(x0, y1), l(x1, y1));
-        [0, 1, 2].map(|k| {
-            (a[k] * (1.0 - tx) + b[k] * tx) * (1.0 - ty) + (c[k] * (1.0 - tx) + d[k] * tx) * ty
-        })
+    /// The cells either side of pixel `p` along an axis of `n` cells, and the weight of the
+    /// second.
+    fn axis(&self, p: usize, n: usize) -> (usize, usize, f32) {
+        let f = ((p as f32 + 0.5) / self.cell_px - 0.5).clamp(0.0, (n - 1) as f32);
+        let i = f as usize;
+        (i, (i + 1).min(n - 1), f - i as f32)
+    }
+
+    /// For every column, the cells either side and the weight of the second: the same for
+    /// every row.
+    fn columns(&self, width: usize) -> Vec<(usize, usize, f32)> {
+        (0..width).map(|x| self.axis(x, self.cells_x)).collect()
+    }
+
+    /// Paper colour along row `y`, bilinear between cell centres, into `out` (one per
+    /// column of `columns`).
+    fn row(&self, y: usize, columns: &[(usize, usize, f32)], out: &mut Vec<[f32; 3]>) {
+        let (y0, y1, ty) = self.axis(y, self.cells_y);
+        let cells: Vec<[f32; 3]> = (0..self.cells_x)
+            .map(|i| {
+                let (a, b) = (
+                    self.levels[y0 * self.cells_x + i],
+                    self.levels[y1 * self.cells_x + i],
+                );
+                [
+                    a[0] + (b[0] - a[0]) * ty,
+                    a[1] + (b[1] - a[1]) * ty,
+                    a[2] + (b[2] - a[2]) * ty,
+                ]
+            })
+            .collect();
+        out.clear();
+        out.extend(columns.iter().map(|&(x0, x1, tx)| {
+            let (a, b) = (cells[x0], cells[x1]);
+            [
+                a[0] + (b[0] - a[0]) * tx,
+                a[1] + (b[1] - a[1]) * tx,
+                a[2] + (b[2] - a[2]) * tx,
+            ]
+        }));
     }
 }
 
@@ -306,9 +370,11 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
     // Ink and tint of every pixel.
     let mut ink = vec![0f32; w * h];
     let mut tint = vec![0f32; w * h];
+    let columns = paper.columns(w);
+    let mut row = Vec::with_capacity(w);
     for y in 0..h {
-        for x in 0..w {
-            let p = paper.at(x, y);
+        paper.row(y, &columns, &mut row);
+        for (x, p) in row.iter().enumerate() {
             let i = y * w + x;
             let t = [0, 1, 2].map(|c| (raw[i * 3 + c] as f32 / p[c].max(1.0)).min(1.0));
             let (lo, hi) = (t[0].min(t[1]).min(t[2]), t[0].max(t[1]).max(t[2]));
@@ -409,17 +475,23 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
         }
     }
     for (i, &v) in out.iter().enumerate() {
-        let grey = (255.0 * (1.0 - v.min(1.0))).round() as u8;
+        let grey = (255.0 * (1.0 - v.clamp(0.0, 1.0)) + 0.5) as u8;
         raw[i * 3..i * 3 + 3].fill(grey);
     }
 }
 
-/// Blanks what of the flat page is not the sheet. The sheet is where its grid is: a cell
+/// Blanks what of the flat page is not the sheet, and returns the sheet's extent in cells
+/// (first and last column, first and last row). The sheet is where its grid is: a cell
 /// belongs to it when most of its four sides show a line where the lattice puts one
 /// (darker on the line than beside it), and cells enclosed by such cells (under glare, a
 /// word, a thick trace) belong to it too. The desk, the room and the sheet's shadowed edge
 /// beyond its last grid line are blanked, and so is what lies past the photo's border.
-fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &DewarpOptions) {
+fn blank_off_sheet(
+    image: &mut RgbImage,
+    sampled: &[bool],
+    cell_px: f32,
+    opts: &DewarpOptions,
+) -> Option<(usize, usize, usize, usize)> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let (cols, rows) = (
         ((w as f32 / cell_px).round() as usize).max(1),
@@ -521,9 +593,12 @@ fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &
         let s = (c[0] + c[1] + c[2]).max(1.0);
         (s, [c[0] / s, c[1] / s])
     };
+    let insides: Vec<Option<(f32, [f32; 2])>> = (0..cols * rows)
+        .map(|k| inside(k % cols, k / cols).map(tone))
+        .collect();
     let mut papers: Vec<(f32, [f32; 2])> = (0..cols * rows)
         .filter(|&k| gridded[k])
-        .filter_map(|k| inside(k % cols, k / cols).map(tone))
+        .filter_map(|k| insides[k])
         .collect();
     let paper = if papers.is_empty() {
         None
@@ -540,7 +615,7 @@ fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &
             let Some((level, tint)) = paper else {
                 return true;
             };
-            inside(k % cols, k / cols).map(tone).is_none_or(|(b, t)| {
+            insides[k].is_none_or(|(b, t)| {
                 b < opts.desk_darkness * level
                     || libm::hypotf(t[0] - tint[0], t[1] - tint[1]) > opts.desk_tint
             })
@@ -614,6 +689,14 @@ fn blank_off_sheet(image: &mut RgbImage, sampled: &[bool], cell_px: f32, opts: &
             }
         }
     }
+    // The sheet's extent in cells.
+    let kept = (0..cols * rows).filter(|&k| !off[k]);
+    let (mut i0, mut j0, mut i1, mut j1) = (usize::MAX, usize::MAX, 0, 0);
+    for k in kept {
+        let (i, j) = (k % cols, k / cols);
+        (i0, j0, i1, j1) = (i0.min(i), j0.min(j), i1.max(i), j1.max(j));
+    }
+    (i0 <= i1 && j0 <= j1).then_some((i0, j0, i1, j1))
 }
 
 #[cfg(test)]
@@ -712,6 +795,7 @@ mod tests {
         let mesh = Mesh {
             lattice,
             cell_px: 40.0,
+            origin: (0.0, 0.0),
         };
         let [x, y] = mesh.to_source(60.0, 100.0).expect("on the lattice");
         let [ex, ey] = node(1.5, 2.5);

@@ -91,6 +91,15 @@ pub struct PageTransform {
 }
 
 impl PageTransform {
+    /// A `w`×`h` page left as it is.
+    pub fn upright(w: usize, h: usize) -> PageTransform {
+        PageTransform {
+            rotation_deg: 0.0,
+            center: centre_of(w, h),
+            keystone: None,
+        }
+    }
+
     /// Whether the page is left as it is.
     pub fn is_identity(&self) -> bool {
         self.rotation_deg == 0.0 && self.keystone.is_none()

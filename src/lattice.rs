@@ -97,7 +97,7 @@ impl Default for LatticeOptions {
             extend_cells: 2,
             refine_rounds: 2,
             refine_span_cells: 0.15,
-            refine_steps: 25,
+            refine_steps: 13,
             refine_min_contrast: 0.03,
         }
     }
@@ -175,18 +175,34 @@ impl Lattice {
         let half = opts.refine_span_cells;
         // Offsets (in cells) of the stretch of line `line` of family `f` between crossings
         // `k` and `k + 1` along it.
-        let offset = |f: usize, line: usize, k: usize| -> Option<f32> {
-            let mut profile = vec![0f32; steps];
+        let mut profile = vec![0f32; steps];
+        let mut offset = |f: usize, line: usize, k: usize| -> Option<f32> {
+            // The mapping is bilinear within each cell, so the samples either side of the
+            // line follow from the corners of the two strips they lie in.
+            let corner = |d: f32, along: f32| {
+                let (u, v) = if f == 0 {
+                    (line as f32 + d, k as f32 + along)
+                } else {
+                    (k as f32 + along, line as f32 + d)
+                };
+                self.at(u, v)
+            };
+            let side = |d: f32| Some([corner(d, 0.0)?, corner(d, 1.0)?]);
+            let (before, on, after) = (side(-half)?, side(0.0)?, side(half)?);
+            let mix = |a: [f32; 2], b: [f32; 2], t: f32| {
+                [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]
+            };
+            profile.fill(0.0);
             for (s, p) in profile.iter_mut().enumerate() {
                 let d = -half + 2.0 * half * s as f32 / (steps - 1) as f32;
-                for t in 1..=8 {
-                    let along = k as f32 + t as f32 / 9.0;
-                    let (u, v) = if f == 0 {
-                        (line as f32 + d, along)
-                    } else {
-                        (along, line as f32 + d)
-                    };
-                    let [x, y] = self.at(u, v)?;
+                let (from, to, t) = if d < 0.0 {
+                    (before, on, 1.0 + d / half)
+                } else {
+                    (on, after, d / half)
+                };
+                let (top, bottom) = (mix(from[0], to[0], t), mix(from[1], to[1], t));
+                for n in 1..=8 {
+                    let [x, y] = mix(top, bottom, n as f32 / 9.0);
                     let value = g.sample_bilinear(x, y, f32::NAN);
                     // Trace and text crossing the line are left out of its profile.
                     if !value.is_nan() {
@@ -212,6 +228,16 @@ impl Lattice {
             }
             (sw > 0.0).then(|| sd / sw)
         };
+        // Each stretch once: vertical ones (line i, between crossings j and j + 1), then
+        // horizontal ones (line j, between crossings i and i + 1).
+        let vertical: Vec<Option<f32>> = (0..rows.saturating_sub(1))
+            .flat_map(|j| (0..cols).map(move |i| (i, j)))
+            .map(|(i, j)| offset(0, i, j))
+            .collect();
+        let horizontal: Vec<Option<f32>> = (0..rows)
+            .flat_map(|j| (0..cols.saturating_sub(1)).map(move |i| (i, j)))
+            .map(|(i, j)| offset(1, j, i))
+            .collect();
         let mut moved = self.nodes.clone();
         for j in 0..rows {
             for i in 0..cols {
@@ -223,12 +249,16 @@ impl Lattice {
                     (!got.is_empty()).then(|| got.iter().sum::<f32>() / got.len() as f32)
                 };
                 let du = mean(&[
-                    (j > 0).then(|| offset(0, i, j - 1)).flatten(),
-                    (j + 1 < rows).then(|| offset(0, i, j)).flatten(),
+                    (j > 0).then(|| vertical[(j - 1) * cols + i]).flatten(),
+                    (j + 1 < rows).then(|| vertical[j * cols + i]).flatten(),
                 ]);
                 let dv = mean(&[
-                    (i > 0).then(|| offset(1, j, i - 1)).flatten(),
-                    (i + 1 < cols).then(|| offset(1, j, i)).flatten(),
+                    (i > 0)
+                        .then(|| horizontal[j * (cols - 1) + i - 1])
+                        .flatten(),
+                    (i + 1 < cols)
+                        .then(|| horizontal[j * (cols - 1) + i])
+                        .flatten(),
                 ]);
                 let (du, dv) = (du.unwrap_or(0.0), dv.unwrap_or(0.0));
                 if let Some(p) = self.at(i as f32 + du, j as f32 + dv) {
@@ -257,10 +287,19 @@ pub fn find(image: &RgbImage, opts: &LatticeOptions) -> Option<Lattice> {
     if w < 64 || h < 64 {
         return None;
     }
+    // Every copy below is at most a third of the photo's size: taken from a half-size one,
+    // the full photo is read once.
+    let halved;
+    let (source, k) = if w.max(h) >= 3 * opts.survey_side_px {
+        halved = halve(image);
+        (&halved, 2.0)
+    } else {
+        (image, 1.0)
+    };
     // Most pages are flat scans: a small copy's spectrum tells them, and nothing more is
     // needed of them here.
     let quick_scale = (opts.quick_side_px as f32 / w.max(h) as f32).min(1.0);
-    let quick = reduce(image, quick_scale);
+    let quick = reduce(source, quick_scale * k);
     let flat = [GridPlane::Saturation, GridPlane::Darkness]
         .into_iter()
         .find_map(|kind| {
@@ -272,12 +311,12 @@ pub fn find(image: &RgbImage, opts: &LatticeOptions) -> Option<Lattice> {
     }
     // Survey: the grid's two wave vectors from the spectrum of a reduced copy.
     let survey_scale = (opts.survey_side_px as f32 / w.max(h) as f32).min(1.0);
-    let survey = reduce(image, survey_scale);
+    let survey = reduce(source, survey_scale * k);
     // Colour first: it shows a tinted grid without the trace, which is never tinted. A
     // photo can leave a red grid too faint in colour, though: then darkness.
     let mut best: Option<Lattice> = None;
     for kind in [GridPlane::Saturation, GridPlane::Darkness] {
-        let Some(found) = find_in(image, &survey, survey_scale, kind, opts) else {
+        let Some(found) = find_in(image, source, &survey, survey_scale, kind, opts) else {
             continue;
         };
         let good = found.coverage >= opts.min_colour_coverage
@@ -295,6 +334,7 @@ pub fn find(image: &RgbImage, opts: &LatticeOptions) -> Option<Lattice> {
 /// [`find`] in one grid plane, given the reduced survey copy.
 fn find_in(
     image: &RgbImage,
+    source: &RgbImage,
     survey: &[Plane; 3],
     survey_scale: f32,
     plane: GridPlane,
@@ -322,8 +362,13 @@ fn find_in(
     // Analysis: reduced so a period spans about `analysis_period_px`, never enlarged.
     let period_full = survey_period / survey_scale;
     let scale = (opts.analysis_period_px / period_full).min(1.0);
-    let analysed = reduce(image, scale);
+    let analysed = reduce(
+        source,
+        (scale * image.width() as f32 / source.width() as f32).min(1.0),
+    );
     let g = grid_plane(&analysed, plane);
+    // The copy's own scale: the half-size source cannot be enlarged.
+    let scale = analysed[0].width as f32 / image.width() as f32;
     let k_analysis = k.map(|v| v.map(|c| c * survey_scale / scale));
     let tiles = unwrap(&g, k_analysis, opts);
     if tiles.len() < 16 {
@@ -394,6 +439,25 @@ fn reduce(image: &RgbImage, scale: f32) -> [Plane; 3] {
         }
     }
     out
+}
+
+/// The image at half size, each pixel the mean of a 2×2 block.
+fn halve(image: &RgbImage) -> RgbImage {
+    let (w, h) = (image.width() / 2, image.height() / 2);
+    let sw = image.width() as usize * 3;
+    let raw = image.as_raw();
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    for y in 0..h as usize {
+        let (a, b) = (&raw[2 * y * sw..], &raw[(2 * y + 1) * sw..]);
+        for x in 0..w as usize {
+            for c in 0..3 {
+                let i = 6 * x + c;
+                let s = a[i] as u16 + a[i + 3] as u16 + b[i] as u16 + b[i + 3] as u16;
+                out.push(((s + 2) / 4) as u8);
+            }
+        }
+    }
+    RgbImage::from_raw(w, h, out).expect("buffer matches dimensions")
 }
 
 /// Which property of the pixels shows the grid.

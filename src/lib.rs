@@ -166,13 +166,15 @@ fn digitize_at(
     stored_dpi: Option<f32>,
 ) -> Result<Digitization, Error> {
     options.validate()?;
-    let lattice = if cfg!(feature = "trace-debug") && std::env::var("ECG_NO_PHOTO").is_ok() {
+    let mut timer = stage_timer();
+    let found = if cfg!(feature = "trace-debug") && std::env::var("ECG_NO_PHOTO").is_ok() {
         None
     } else {
         lattice::find(image, &stages.lattice).filter(|l| l.coverage >= stages.min_photo_coverage)
     };
+    timer("lattice");
     if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
-        if let Some(l) = &lattice {
+        if let Some(l) = &found {
             eprintln!(
                 "lattice {}x{} period {:.1} px coverage {:.2} bend {:.3} concentration {:.3}",
                 l.columns, l.rows, l.period_px, l.coverage, l.bend_periods, l.concentration
@@ -182,7 +184,7 @@ fn digitize_at(
     // A curled or folded sheet is read laid flat along its grid. A flat one is read as it
     // is (the geometry stage squares up a tilt or a perspective), unless that fails: a
     // sheet photographed flat on a desk, with only its 5 mm lines, still reads laid flat.
-    match lattice {
+    match found {
         Some(l) if l.bend_periods >= stages.min_bend_periods => {
             read_photo(image, l, options, stages)
         }
@@ -200,7 +202,9 @@ fn read_photo(
     options: &Options,
     stages: &StageOptions,
 ) -> Result<Digitization, Error> {
+    let mut timer = stage_timer();
     let flat = dewarp::flatten(image, lattice, &stages.dewarp);
+    timer("dewarp");
     // The flat page's scale is the dewarp's own: no resolution applies to it.
     let options = Options {
         dpi: None,
@@ -346,7 +350,11 @@ fn digitize_upright(
     flat_px_per_mm: Option<f32>,
 ) -> Result<Upright, Error> {
     let mut timer = stage_timer();
-    let transform = geometry::estimate(&planes.mark, &stages.geometry);
+    // A page the dewarp laid flat is square and upright along its grid already.
+    let transform = match flat_px_per_mm {
+        Some(_) => geometry::PageTransform::upright(planes.mark.width, planes.mark.height),
+        None => geometry::estimate(&planes.mark, &stages.geometry),
+    };
     timer("geometry: rotation");
     let white_noise = planes.white_noise;
     let planes = if transform.is_identity() {
