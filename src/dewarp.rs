@@ -29,12 +29,20 @@ pub struct DewarpOptions {
     pub riding_ink: f32,
     /// ... or this share less tinted (or both, in proportion) has a trace lying along it.
     pub riding_tint: f32,
+    /// The typical line a stretch is measured against is the median of the stretches this
+    /// many lines and cells around it.
+    pub line_region_cells: usize,
     /// On a bare stretch, pixels this much darker (ink) than the typical line are a trace
     /// crossing it, and stay.
     pub crossing_ink: f32,
+    /// On a stretch a trace lies along, pixels at most this much darker than the typical
+    /// line, and at least `riding_tint` as tinted, are the line, and go.
+    pub riding_margin: f32,
     /// A cell's side shows a grid line when the line is this much darker (0–1, the mean of
     /// the channels) than the paper beside it, in the median along the side.
     pub min_line_contrast: f32,
+    /// A strip this wide (mm) along the flat page's sides is blanked.
+    pub edge_strip_mm: f32,
     /// A cell without grid lines is off the sheet only if its inside is darker than this
     /// share of the paper's brightness ...
     pub desk_darkness: f32,
@@ -51,8 +59,11 @@ impl Default for DewarpOptions {
             paper_percentile: 0.6,
             riding_ink: 0.12,
             riding_tint: 0.5,
+            line_region_cells: 3,
             crossing_ink: 0.15,
+            riding_margin: 0.06,
             min_line_contrast: 0.02,
+            edge_strip_mm: 4.0,
             desk_darkness: 0.8,
             desk_tint: 0.03,
         }
@@ -136,6 +147,7 @@ pub fn flatten(photo: &RgbImage, lattice: Lattice, opts: &DewarpOptions) -> Flat
             mesh.origin = (x0 as f32, y0 as f32);
         }
     }
+    blank_sheet_edges(&mut image, opts);
     separate_grid(&mut image, cell_px, opts);
     Flat {
         image,
@@ -213,6 +225,25 @@ fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
     )
 }
 
+/// Blanks a strip along the flat page's sides: no ECG is printed within a few millimetres of
+/// the paper's edge, where the edge's shadow and the grid's last line would read as a row of
+/// ink; and where the photo cuts the sheet, the lattice's last crossings are extrapolated.
+fn blank_sheet_edges(image: &mut RgbImage, opts: &DewarpOptions) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let strip = (opts.edge_strip_mm * opts.px_per_mm) as usize;
+    if w <= 4 * strip || h <= 4 * strip {
+        return;
+    }
+    let raw: &mut [u8] = image;
+    for y in 0..h {
+        for x in 0..w {
+            if x < strip || y < strip || x + strip >= w || y + strip >= h {
+                raw[(y * w + x) * 3..(y * w + x) * 3 + 3].fill(255);
+            }
+        }
+    }
+}
+
 /// The part of `image` in `[x0, x1) × [y0, y1)`, row by row.
 fn crop(image: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> RgbImage {
     let w = image.width() as usize * 3;
@@ -281,14 +312,23 @@ impl Paper {
                 let mut n = 0u32;
                 for y in y0..y1.max(y0) {
                     for p in raw[(y * w + x0) * 3..(y * w + x1.max(x0)) * 3].chunks_exact(3) {
+                        // Blanked pixels (pure white) are no paper of the photo's.
+                        if p == [255, 255, 255] {
+                            continue;
+                        }
                         for c in 0..3 {
                             hist[c][p[c] as usize] += 1;
                         }
                         n += 1;
                     }
                 }
+                let cell_area = ((x1.saturating_sub(x0)) * (y1.saturating_sub(y0))) as u32;
+                if n * 4 < cell_area.max(1) {
+                    levels.push(None);
+                    continue;
+                }
                 let target = (n as f32 * percentile) as u32;
-                levels.push(hist.map(|h| {
+                levels.push(Some(hist.map(|h| {
                     let mut acc = 0;
                     for (v, &count) in h.iter().enumerate() {
                         acc += count;
@@ -297,9 +337,31 @@ impl Paper {
                         }
                     }
                     255.0
-                }));
+                })));
             }
         }
+        // Cells with too little paper take their nearest measured neighbour's, ring by ring.
+        for _ in 0..cells_x.max(cells_y) {
+            if levels.iter().all(Option::is_some) {
+                break;
+            }
+            let before = levels.clone();
+            for (k, l) in levels.iter_mut().enumerate().filter(|(_, l)| l.is_none()) {
+                let (i, j) = ((k % cells_x) as i64, (k / cells_x) as i64);
+                *l = [(1, 0), (-1, 0), (0, 1), (0, -1)]
+                    .iter()
+                    .find_map(|&(di, dj)| {
+                        let (a, b) = (i + di, j + dj);
+                        (a >= 0 && b >= 0 && (a as usize) < cells_x && (b as usize) < cells_y)
+                            .then(|| before[b as usize * cells_x + a as usize])
+                            .flatten()
+                    });
+            }
+        }
+        let levels = levels
+            .into_iter()
+            .map(|l| l.unwrap_or([255.0; 3]))
+            .collect();
         Paper {
             cells_x,
             cells_y,
@@ -438,29 +500,50 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                 );
             }
         }
-        // The family's typical bare line.
-        let mut inks: Vec<f32> = stretches.iter().flatten().map(|s| s.ink).collect();
-        let mut tints: Vec<f32> = stretches.iter().flatten().map(|s| s.tint).collect();
-        let (Some(line_ink), Some(line_tint)) = (median(&mut inks), median(&mut tints)) else {
-            continue;
-        };
+        // The typical bare line around each stretch: the median over the stretches of the
+        // lines and cells nearby (the photo's light and focus change across the sheet).
+        let reach = opts.line_region_cells as i64;
+        let mut inks = Vec::new();
+        let mut tints = Vec::new();
         for line in 0..lines {
             let centre = (line as f32 * cell_px).round() as i64;
             for cell in 0..cells {
                 let Some(st) = &stretches[line * cells + cell] else {
                     continue;
                 };
+                inks.clear();
+                tints.clear();
+                for l in (line as i64 - reach).max(0)..(line as i64 + reach + 1).min(lines as i64) {
+                    for c in
+                        (cell as i64 - reach).max(0)..(cell as i64 + reach + 1).min(cells as i64)
+                    {
+                        if let Some(n) = &stretches[l as usize * cells + c as usize] {
+                            inks.push(n.ink);
+                            tints.push(n.tint);
+                        }
+                    }
+                }
+                let (Some(line_ink), Some(line_tint)) = (median(&mut inks), median(&mut tints))
+                else {
+                    continue;
+                };
                 let darker = (st.ink - line_ink) / opts.riding_ink;
                 let greyer = (line_tint - st.tint) / (opts.riding_tint * line_tint).max(1e-3);
-                if darker + greyer >= 1.0 {
-                    continue; // a trace lies along this stretch
-                }
+                // Along a stretch a trace lies on, only what is plainly the line goes: no
+                // darker than the line and as tinted.
+                let riding = darker + greyer >= 1.0;
                 let from = (cell as f32 * cell_px).ceil() as usize;
                 let to = (((cell + 1) as f32 * cell_px).ceil() as usize).min(len);
                 for a in from..to {
                     for d in -half..=half {
                         if let Some(i) = index(centre, d, a) {
-                            if ink[i] < line_ink + opts.crossing_ink {
+                            let goes = if riding {
+                                ink[i] < line_ink + opts.riding_margin
+                                    && tint[i] > opts.riding_tint * line_tint
+                            } else {
+                                ink[i] < line_ink + opts.crossing_ink
+                            };
+                            if goes {
                                 erase[i] = true;
                             }
                         }

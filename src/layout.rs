@@ -18,6 +18,12 @@ use serde::Serialize;
 pub struct LayoutOptions {
     /// Ink within this distance of a candidate row line counts toward its coverage.
     pub row_reach_mm: f32,
+    /// A candidate row whose ink barely moves (this percentile of the absolute deviation
+    /// under `max_rule_deviation_px`) is a frame line or a ruler, not a trace: a trace
+    /// leaves its line for every wave.
+    pub rule_deviation_percentile: f32,
+    /// See `rule_deviation_percentile`.
+    pub max_rule_deviation_px: f32,
     /// Closest spacing of two trace rows.
     pub min_row_gap_mm: f32,
     /// A candidate row line must cover at least this share of the best-covered line.
@@ -88,6 +94,8 @@ impl Default for LayoutOptions {
     fn default() -> Self {
         LayoutOptions {
             row_reach_mm: 3.0,
+            rule_deviation_percentile: 0.5,
+            max_rule_deviation_px: 0.5,
             min_row_gap_mm: 8.0,
             min_row_coverage: 0.35,
             min_trace_row_coverage: 0.55,
@@ -1103,13 +1111,13 @@ fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -
                 (
                     c,
                     coverage[c as usize],
-                    is_straight_rule(runs, c, reach as f32),
+                    is_straight_rule(runs, c, reach as f32, opts),
                 )
             })
             .collect();
         eprintln!("row candidates {info:?} best {best}");
     }
-    picked.retain(|&cy| !is_straight_rule(runs, cy, reach as f32));
+    picked.retain(|&cy| !is_straight_rule(runs, cy, reach as f32, opts));
     let best_trace = picked
         .iter()
         .map(|&c| coverage[c as usize])
@@ -1120,8 +1128,8 @@ fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -
 }
 
 /// Frame lines and rulers run dead straight; a trace never does. True when the ink nearest
-/// `cy` barely moves (median absolute deviation under half a pixel).
-fn is_straight_rule(runs: &ColumnRuns, cy: f32, reach: f32) -> bool {
+/// `cy` barely moves (see [`LayoutOptions::rule_deviation_percentile`]).
+fn is_straight_rule(runs: &ColumnRuns, cy: f32, reach: f32, opts: &LayoutOptions) -> bool {
     let mut ys: Vec<f32> = runs
         .columns
         .iter()
@@ -1137,7 +1145,8 @@ fn is_straight_rule(runs: &ColumnRuns, cy: f32, reach: f32) -> bool {
     }
     let m = median(&mut ys);
     let mut dev: Vec<f32> = ys.iter().map(|y| (y - m).abs()).collect();
-    median(&mut dev) < 0.5
+    let k = ((dev.len() as f32 * opts.rule_deviation_percentile) as usize).min(dev.len() - 1);
+    *dev.select_nth_unstable_by(k, f32::total_cmp).1 < opts.max_rule_deviation_px
 }
 
 /// Longest stretch of columns with ink between `top` and `bottom`, small gaps bridged.

@@ -65,6 +65,11 @@ pub struct StageOptions {
     /// ... and whose grid covers at least this share of the image: a few cells of
     /// something periodic are no page.
     pub min_photo_coverage: f32,
+    /// On a page laid flat, a candidate row whose ink moves less than this in four columns
+    /// of five (absolute deviation, pixels) is a remnant of a grid line, not a trace.
+    pub flat_rule_deviation_px: f32,
+    /// Rhythm strip naming on a page laid flat.
+    pub flat_rhythm: rhythm::RhythmOptions,
     /// Deskew search.
     pub geometry: geometry::GeometryOptions,
     /// Paper flattening.
@@ -108,6 +113,11 @@ impl Default for StageOptions {
             dewarp: Default::default(),
             min_bend_periods: 0.08,
             min_photo_coverage: 0.25,
+            flat_rule_deviation_px: 1.5,
+            flat_rhythm: rhythm::RhythmOptions {
+                min_correlation: 0.95,
+                margin: 0.1,
+            },
             geometry: Default::default(),
             ink: Default::default(),
             grid: Default::default(),
@@ -210,7 +220,19 @@ fn read_photo(
         dpi: None,
         ..options.clone()
     };
-    let mut d = digitize_page(&flat.image, &options, stages, None, Some(flat.px_per_mm))?;
+    // On the flat page the grid's remnants are dead straight lines along the grid; the
+    // lattice's last pixel of error lets them wander a little more than a printed rule.
+    let stages = StageOptions {
+        layout: layout::LayoutOptions {
+            rule_deviation_percentile: 0.8,
+            max_rule_deviation_px: stages.flat_rule_deviation_px,
+            ..stages.layout
+        },
+        // A photo's traces are rougher: a rhythm strip is renamed on clearer evidence.
+        rhythm: stages.flat_rhythm,
+        ..stages.clone()
+    };
+    let mut d = digitize_page(&flat.image, &options, &stages, None, Some(flat.px_per_mm))?;
     if cfg!(feature = "trace-debug") {
         if let Ok(path) = std::env::var("ECG_DUMP_FLAT") {
             let _ = flat.image.save(path);
