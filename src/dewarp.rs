@@ -29,6 +29,8 @@ pub struct DewarpOptions {
     pub riding_ink: f32,
     /// ... or this share less tinted (or both, in proportion) has a trace lying along it.
     pub riding_tint: f32,
+    /// Ink this dark either side of a short erased stretch makes it a stroke's, restored.
+    pub stroke_ink: f32,
     /// The typical line a stretch is measured against is the median of the stretches this
     /// many lines and cells around it.
     pub line_region_cells: usize,
@@ -41,8 +43,9 @@ pub struct DewarpOptions {
     /// A cell's side shows a grid line when the line is this much darker (0–1, the mean of
     /// the channels) than the paper beside it, in the median along the side.
     pub min_line_contrast: f32,
-    /// A strip this wide (mm) along the flat page's sides is blanked.
-    pub edge_strip_mm: f32,
+    /// Strips this wide (mm) along the flat page's left and right, and top and bottom, are
+    /// blanked: a row needs room for its waves, a row's start only for its pulse.
+    pub edge_strip_mm: (f32, f32),
     /// A cell without grid lines is off the sheet only if its inside is darker than this
     /// share of the paper's brightness ...
     pub desk_darkness: f32,
@@ -59,11 +62,12 @@ impl Default for DewarpOptions {
             paper_percentile: 0.6,
             riding_ink: 0.12,
             riding_tint: 0.5,
+            stroke_ink: 0.25,
             line_region_cells: 3,
             crossing_ink: 0.15,
             riding_margin: 0.06,
             min_line_contrast: 0.02,
-            edge_strip_mm: 4.0,
+            edge_strip_mm: (4.0, 8.0),
             desk_darkness: 0.8,
             desk_tint: 0.03,
         }
@@ -230,14 +234,15 @@ fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
 /// ink; and where the photo cuts the sheet, the lattice's last crossings are extrapolated.
 fn blank_sheet_edges(image: &mut RgbImage, opts: &DewarpOptions) {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let strip = (opts.edge_strip_mm * opts.px_per_mm) as usize;
-    if w <= 4 * strip || h <= 4 * strip {
+    let side = (opts.edge_strip_mm.0 * opts.px_per_mm) as usize;
+    let end = (opts.edge_strip_mm.1 * opts.px_per_mm) as usize;
+    if w <= 4 * side || h <= 4 * end {
         return;
     }
     let raw: &mut [u8] = image;
     for y in 0..h {
         for x in 0..w {
-            if x < strip || y < strip || x + strip >= w || y + strip >= h {
+            if x < side || y < end || x + side >= w || y + end >= h {
                 raw[(y * w + x) * 3..(y * w + x) * 3 + 3].fill(255);
             }
         }
@@ -458,7 +463,8 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
         tint: f32,
     }
     let mut out = ink.clone();
-    let mut erase = vec![false; w * h];
+    // What each family's lines take out: [vertical lines, horizontal lines].
+    let mut erased = [vec![false; w * h], vec![false; w * h]];
     let mut core_ink = Vec::new();
     let mut core_tint = Vec::new();
     for vertical in [true, false] {
@@ -537,14 +543,16 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                 for a in from..to {
                     for d in -half..=half {
                         if let Some(i) = index(centre, d, a) {
+                            // Grey ink is trace or text over the line (its toner covers
+                            // the grid's colour), whatever its darkness.
+                            let tinted = tint[i] > opts.riding_tint * line_tint;
                             let goes = if riding {
-                                ink[i] < line_ink + opts.riding_margin
-                                    && tint[i] > opts.riding_tint * line_tint
+                                tinted && ink[i] < line_ink + opts.riding_margin
                             } else {
-                                ink[i] < line_ink + opts.crossing_ink
+                                tinted && ink[i] < line_ink + opts.crossing_ink
                             };
                             if goes {
-                                erase[i] = true;
+                                erased[usize::from(!vertical)][i] = true;
                             }
                         }
                     }
@@ -552,6 +560,49 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
             }
         }
     }
+    // A stroke crossing a line must stay whole, or the trace search, which takes one run
+    // of ink per column, loses what lies beyond the gap: a short stretch a line took out
+    // across the line (down a column for a horizontal line, along a row for a vertical one)
+    // with ink kept right before and after it is the stroke's own.
+    let longest = (2 * half + 3) as usize;
+    let erase: Vec<bool> = {
+        let either = |i: usize| erased[0][i] || erased[1][i];
+        let kept = |i: usize| !either(i) && ink[i] >= opts.stroke_ink;
+        let mut restored = [Vec::new(), Vec::new()];
+        for (family, lines, len, at) in [
+            (
+                1,
+                w,
+                h,
+                &(|l: usize, p: usize| p * w + l) as &dyn Fn(usize, usize) -> usize,
+            ),
+            (0, h, w, &(|l: usize, p: usize| l * w + p)),
+        ] {
+            for l in 0..lines {
+                let mut p = 0;
+                while p < len {
+                    if !erased[family][at(l, p)] {
+                        p += 1;
+                        continue;
+                    }
+                    let start = p;
+                    while p < len && erased[family][at(l, p)] {
+                        p += 1;
+                    }
+                    let ends = start > 0 && p < len && kept(at(l, start - 1)) && kept(at(l, p));
+                    if ends && p - start <= longest {
+                        restored[family].extend((start..p).map(|q| at(l, q)));
+                    }
+                }
+            }
+        }
+        for (family, list) in restored.iter().enumerate() {
+            for &i in list {
+                erased[family][i] = false;
+            }
+        }
+        (0..w * h).map(|i| erased[0][i] || erased[1][i]).collect()
+    };
     for (o, e) in out.iter_mut().zip(&erase) {
         if *e {
             *o = 0.0;

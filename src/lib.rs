@@ -230,6 +230,9 @@ fn read_photo(
         },
         // A photo's traces are rougher: a rhythm strip is renamed on clearer evidence.
         rhythm: stages.flat_rhythm,
+        // ... and its steep strokes fainter, as at coarse resolutions: faint ink joined to
+        // the trace counts.
+        thin_stroke_px_per_mm: f32::INFINITY,
         ..stages.clone()
     };
     let mut d = digitize_page(&flat.image, &options, &stages, None, Some(flat.px_per_mm))?;
