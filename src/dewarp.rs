@@ -67,7 +67,7 @@ impl Default for DewarpOptions {
             crossing_ink: 0.15,
             riding_margin: 0.06,
             min_line_contrast: 0.02,
-            edge_strip_mm: (4.0, 8.0),
+            edge_strip_mm: (1.5, 1.5),
             desk_darkness: 0.8,
             desk_tint: 0.03,
         }
@@ -823,8 +823,9 @@ fn blank_off_sheet(
             }
         }
     }
-    // The sheet's extent in cells.
-    let kept = (0..cols * rows).filter(|&k| !off[k]);
+    // The grid's extent in cells: the ECG is printed on the grid, and the paper beyond its
+    // last line (a margin, a caption, the edge's shadow) is cut away with that line.
+    let kept = (0..cols * rows).filter(|&k| !off[k] && gridded[k]);
     let (mut i0, mut j0, mut i1, mut j1) = (usize::MAX, usize::MAX, 0, 0);
     for k in kept {
         let (i, j) = (k % cols, k / cols);
