@@ -36,7 +36,7 @@ pub struct LatticeOptions {
     /// of the annulus of periods it is sought in: a grid, not paper texture or wood grain.
     pub min_peak_prominence: f32,
     /// A lattice found in colour that covers at least this share of the image is kept
-    /// without looking at darkness too.
+    /// without looking at darkness too, or at a larger survey.
     pub min_colour_coverage: f32,
     /// Survey peaks at least this concentrated (see `Survey`) are a flat page's, which is
     /// left to the geometry stage without tracing its lattice.
@@ -309,26 +309,38 @@ pub fn find(image: &RgbImage, opts: &LatticeOptions) -> Option<Lattice> {
     if let Some(s) = flat.filter(|s| s.concentration >= opts.quick_flat_concentration) {
         return Some(Lattice::flat(s.concentration));
     }
-    // Survey: the grid's two wave vectors from the spectrum of a reduced copy.
-    let survey_scale = (opts.survey_side_px as f32 / w.max(h) as f32).min(1.0);
-    let survey = reduce(source, survey_scale * k);
-    // Colour first: it shows a tinted grid without the trace, which is never tinted. A
-    // photo can leave a red grid too faint in colour, though: then darkness.
+    // Survey: the grid's two wave vectors from the spectrum of a reduced copy. A crumpled
+    // sheet smears its grid's peak across the spectrum's bins, where a coarser structure
+    // can outshine it: failing a good lattice, a survey twice as large.
     let mut best: Option<Lattice> = None;
-    for kind in [GridPlane::Saturation, GridPlane::Darkness] {
-        let Some(found) = find_in(image, source, &survey, survey_scale, kind, opts) else {
-            continue;
-        };
-        let good = found.coverage >= opts.min_colour_coverage
-            || found.concentration >= opts.flat_concentration;
-        if best.as_ref().is_none_or(|b| found.coverage > b.coverage) || good {
-            best = Some(found);
-        }
-        if good {
+    for side in [opts.survey_side_px, 2 * opts.survey_side_px] {
+        if best.as_ref().is_some_and(|b| good(b, opts)) || side > w.max(h) {
             break;
+        }
+        let survey = reduce(source, (side as f32 / w.max(h) as f32).min(1.0) * k);
+        let survey_scale = survey[0].width as f32 / w as f32;
+        // Colour first: it shows a tinted grid without the trace, which is never tinted. A
+        // photo can leave a red grid too faint in colour, though: then darkness.
+        for kind in [GridPlane::Saturation, GridPlane::Darkness] {
+            let Some(found) = find_in(image, source, &survey, survey_scale, kind, opts) else {
+                continue;
+            };
+            let good = good(&found, opts);
+            if best.as_ref().is_none_or(|b| found.coverage > b.coverage) || good {
+                best = Some(found);
+            }
+            if good {
+                break;
+            }
         }
     }
     best
+}
+
+/// Whether a lattice is good enough to stop looking: it covers much of the photo, or the
+/// page is flat.
+fn good(l: &Lattice, opts: &LatticeOptions) -> bool {
+    l.coverage >= opts.min_colour_coverage || l.concentration >= opts.flat_concentration
 }
 
 /// [`find`] in one grid plane, given the reduced survey copy.
@@ -393,6 +405,12 @@ fn find_in(
     lattice.coverage = (covered / (analysed[0].width as f32 * analysed[0].height as f32)).min(1.0);
     lattice.bend_periods = bend(&lattice);
     lattice.concentration = concentration;
+    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
+        eprintln!(
+            "lattice {}x{} coverage {:.2} bend {:.3}",
+            lattice.columns, lattice.rows, lattice.coverage, lattice.bend_periods
+        );
+    }
     Some(lattice)
 }
 
