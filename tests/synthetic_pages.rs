@@ -689,7 +689,7 @@ fn a_fold_across_the_sheet_is_followed() {
         desk_margin: 0.1,
         ..photographed(6)
     };
-    let d = check("fold", o, 12.0, 11.0);
+    let d = check("fold", o, 10.0, 11.0);
     assert!(d.warnings.iter().any(|w| w.contains("laid flat")));
 }
 
