@@ -44,7 +44,7 @@ pub struct DewarpOptions {
     /// the channels) than the paper beside it, in the median along the side.
     pub min_line_contrast: f32,
     /// Strips this wide (mm) along the flat page's left and right, and top and bottom, are
-    /// blanked: a row needs room for its waves, a row's start only for its pulse.
+    /// blanked: the page is cut at its grid's last lines, which they take out.
     pub edge_strip_mm: (f32, f32),
     /// A cell without grid lines is off the sheet only if its inside is darker than this
     /// share of the paper's brightness ...
@@ -229,9 +229,8 @@ fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
     )
 }
 
-/// Blanks a strip along the flat page's sides: no ECG is printed within a few millimetres of
-/// the paper's edge, where the edge's shadow and the grid's last line would read as a row of
-/// ink; and where the photo cuts the sheet, the lattice's last crossings are extrapolated.
+/// Blanks a strip along the flat page's sides, where it is cut at the grid's last lines: a
+/// border line printed heavier than the grid's would otherwise read as a row of ink.
 fn blank_sheet_edges(image: &mut RgbImage, opts: &DewarpOptions) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let side = (opts.edge_strip_mm.0 * opts.px_per_mm) as usize;
