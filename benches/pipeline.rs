@@ -22,7 +22,7 @@ fn pages(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(12));
-    for name in ["dev002.png", "dev028.jpg"] {
+    for name in ["dev002.png", "dev028.jpg", "photo_ph002.jpg"] {
         let bytes = fixture(name);
         group.bench_function(name, |b| {
             b.iter(|| digitize(black_box(&bytes), &options).expect("digitize"))

@@ -1,4 +1,5 @@
-//! Dev-set pages (ECG-Image-Kit renderings of real records) checked against their truth.
+//! Dev-set pages (ECG-Image-Kit renderings of real records) and a phone photo of a printed
+//! page, checked against their truth.
 
 use ecg_digitizer::eval::{parse_csv, score_page};
 use ecg_digitizer::{digitize, export, Options};
@@ -50,6 +51,13 @@ fn noisy_100_dpi_page_keeps_its_qrs_strokes() {
     // White noise broke the one-pixel QRS strokes up, and the paths cut across them: 4.4 dB
     // aligned before the stroke plane, 11.8 dB with it.
     check("kit100_noise35.jpg", "kit100_noise35.csv", 9.0, 9.0);
+}
+
+#[test]
+fn phone_photo_of_a_wrinkled_sheet_is_laid_flat_and_read() {
+    // A phone photo of a printed page (Paper2Pulse's ECG-Paper-1K preview): no output at
+    // all before the sheet was laid flat along its grid, 8.9 / 12.3 dB with it.
+    check("photo_ph002.jpg", "photo_ph002.csv", 7.0, 10.0);
 }
 
 #[test]
