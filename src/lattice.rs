@@ -406,9 +406,10 @@ fn find_in(
     lattice.bend_periods = bend(&lattice);
     lattice.concentration = concentration;
     if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
+        let l = &lattice;
         eprintln!(
-            "lattice {}x{} coverage {:.2} bend {:.3}",
-            lattice.columns, lattice.rows, lattice.coverage, lattice.bend_periods
+            "lattice {}x{} period {:.1} px coverage {:.2} bend {:.3}",
+            l.columns, l.rows, l.period_px, l.coverage, l.bend_periods
         );
     }
     Some(lattice)

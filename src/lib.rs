@@ -183,14 +183,6 @@ fn digitize_at(
         lattice::find(image, &stages.lattice).filter(|l| l.coverage >= stages.min_photo_coverage)
     };
     timer("lattice");
-    if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
-        if let Some(l) = &found {
-            eprintln!(
-                "lattice {}x{} period {:.1} px coverage {:.2} bend {:.3} concentration {:.3}",
-                l.columns, l.rows, l.period_px, l.coverage, l.bend_periods, l.concentration
-            );
-        }
-    }
     // A curled or folded sheet is read laid flat along its grid. A flat one is read as it
     // is (the geometry stage squares up a tilt or a perspective), unless that fails: a
     // sheet photographed flat on a desk, with only its 5 mm lines, still reads laid flat.
@@ -235,13 +227,12 @@ fn read_photo(
         thin_stroke_px_per_mm: f32::INFINITY,
         ..stages.clone()
     };
-    let mut d = digitize_page(&flat.image, &options, &stages, None, Some(flat.px_per_mm))?;
     if cfg!(feature = "trace-debug") {
         if let Ok(path) = std::env::var("ECG_DUMP_FLAT") {
             let _ = flat.image.save(path);
-            return Ok(d);
         }
     }
+    let mut d = digitize_page(&flat.image, &options, &stages, None, Some(flat.px_per_mm))?;
     d.map_points(|[x, y]| flat.mesh.to_source_extended(x, y));
     d.image_size = [image.width(), image.height()];
     d.warnings.insert(
