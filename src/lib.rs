@@ -227,12 +227,16 @@ fn read_photo(
         thin_stroke_px_per_mm: f32::INFINITY,
         ..stages.clone()
     };
-    if cfg!(feature = "trace-debug") {
-        if let Ok(path) = std::env::var("ECG_DUMP_FLAT") {
-            let _ = flat.image.save(path);
-        }
+    let dump = cfg!(feature = "trace-debug")
+        .then(|| std::env::var("ECG_DUMP_FLAT").ok())
+        .flatten();
+    if let Some(path) = &dump {
+        let _ = flat.image.save(path);
     }
     let mut d = digitize_page(&flat.image, &options, &stages, None, Some(flat.px_per_mm))?;
+    if dump.is_some() {
+        return Ok(d); // drawn over the flat page
+    }
     d.map_points(|[x, y]| flat.mesh.to_source_extended(x, y));
     d.image_size = [image.width(), image.height()];
     d.warnings.insert(
