@@ -34,11 +34,12 @@ pub struct DewarpOptions {
     /// The typical line a stretch is measured against is the median of the stretches this
     /// many lines and cells around it.
     pub line_region_cells: usize,
-    /// On a bare stretch, pixels this much darker (ink) than the typical line are a trace
-    /// crossing it, and stay.
+    /// On a bare stretch, pixels with this much more ink than their tint accounts for (at
+    /// the typical line's ink per tint, and at most the line's ink) are a trace crossing
+    /// it, and stay.
     pub crossing_ink: f32,
-    /// On a stretch a trace lies along, pixels at most this much darker than the typical
-    /// line, and at least `riding_tint` as tinted, are the line, and go.
+    /// On a stretch a trace lies along, pixels with less ink over what their tint accounts
+    /// for than this are the line, and go.
     pub riding_margin: f32,
     /// A cell's side shows a grid line when the line is this much darker (0–1, the mean of
     /// the channels) than the paper beside it, in the median along the side.
@@ -427,7 +428,8 @@ impl Paper {
 /// stretch of line between two crossings does: along a bare stretch the line's core has
 /// the ink and the tint every grid line has, while a trace lying along it makes the
 /// stretch darker and greyer. Bare stretches are taken out, but for the pixels of a trace
-/// crossing them (far darker than the line); stretches a trace lies along stay as they are.
+/// crossing them (far more ink than their tint gives them); along stretches a trace lies
+/// on, only what is plainly the line goes.
 fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let half = ((opts.line_half_width_mm * opts.px_per_mm).round() as i64).max(1);
@@ -539,17 +541,25 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                 let riding = darker + greyer >= 1.0;
                 let from = (cell as f32 * cell_px).ceil() as usize;
                 let to = (((cell + 1) as f32 * cell_px).ceil() as usize).min(len);
+                // A pixel of the line, blurred or not, has the line's ink for its tint; grey
+                // toner over it (trace, text) adds ink but no tint.
+                let ink_per_tint = line_ink / line_tint.max(1e-3);
+                let margin = if riding {
+                    opts.riding_margin
+                } else {
+                    opts.crossing_ink
+                };
                 for a in from..to {
                     for d in -half..=half {
                         if let Some(i) = index(centre, d, a) {
-                            // Grey ink is trace or text over the line (its toner covers
-                            // the grid's colour), whatever its darkness.
-                            let tinted = tint[i] > opts.riding_tint * line_tint;
-                            let goes = if riding {
-                                tinted && ink[i] < line_ink + opts.riding_margin
-                            } else {
-                                tinted && ink[i] < line_ink + opts.crossing_ink
-                            };
+                            // The photo's colour is blurred more than its brightness
+                            // (JPEG halves it): the tint within a pixel across the line.
+                            let near = (d - 1..=d + 1)
+                                .filter_map(|e| index(centre, e, a))
+                                .map(|j| tint[j])
+                                .fold(0.0, f32::max);
+                            let line_share = (near * ink_per_tint).min(line_ink);
+                            let goes = ink[i] < line_share + margin;
                             if goes {
                                 erased[usize::from(!vertical)][i] = true;
                             }
