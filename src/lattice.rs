@@ -95,7 +95,7 @@ impl Default for LatticeOptions {
             max_phase_misfit: 0.25,
             min_node_support: 0.25,
             extend_cells: 2,
-            refine_rounds: 2,
+            refine_rounds: 1,
             refine_span_cells: 0.15,
             refine_steps: 13,
             refine_min_contrast: 0.03,
