@@ -74,6 +74,9 @@ pub struct LatticeOptions {
     /// A stretch moves its crossings only where its line stands this far (grid plane
     /// units) above the paper beside it.
     pub refine_min_contrast: f32,
+    /// How far (cells) a stretch's offset may stray from the median of its neighbours
+    /// along the same line before it is taken for trace, not grid, and left out.
+    pub refine_max_kink_cells: f32,
 }
 
 impl Default for LatticeOptions {
@@ -99,6 +102,7 @@ impl Default for LatticeOptions {
             refine_span_cells: 0.15,
             refine_steps: 13,
             refine_min_contrast: 0.03,
+            refine_max_kink_cells: 0.06,
         }
     }
 }
@@ -238,6 +242,41 @@ impl Lattice {
             .flat_map(|j| (0..cols.saturating_sub(1)).map(move |i| (i, j)))
             .map(|(i, j)| offset(1, j, i))
             .collect();
+        // A stroke of trace beside a line pulls its stretch's peak off the line: a stretch
+        // that disagrees with its neighbours along the same line is left out.
+        let consistent = |v: &[Option<f32>], n: usize, at: &dyn Fn(usize) -> usize| {
+            (0..n)
+                .map(|k| {
+                    let o = v[at(k)]?;
+                    let mut near: Vec<f32> = (k.saturating_sub(2)..(k + 3).min(n))
+                        .filter(|&m| m != k)
+                        .filter_map(|m| v[at(m)])
+                        .collect();
+                    if near.len() < 2 {
+                        return Some(o);
+                    }
+                    near.sort_by(f32::total_cmp);
+                    let median = near[near.len() / 2];
+                    ((o - median).abs() <= opts.refine_max_kink_cells).then_some(o)
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut vertical_ok = vec![None; vertical.len()];
+        for i in 0..cols {
+            let line = consistent(&vertical, rows.saturating_sub(1), &|k| k * cols + i);
+            for (k, o) in line.into_iter().enumerate() {
+                vertical_ok[k * cols + i] = o;
+            }
+        }
+        let mut horizontal_ok = vec![None; horizontal.len()];
+        for j in 0..rows {
+            let w = cols.saturating_sub(1);
+            let line = consistent(&horizontal, w, &|k| j * w + k);
+            for (k, o) in line.into_iter().enumerate() {
+                horizontal_ok[j * w + k] = o;
+            }
+        }
+        let (vertical, horizontal) = (vertical_ok, horizontal_ok);
         let mut moved = self.nodes.clone();
         for j in 0..rows {
             for i in 0..cols {
@@ -1499,6 +1538,46 @@ mod tests {
         );
         let mean = on_grid.iter().sum::<f32>() / on_grid.len() as f32;
         assert!(mean < 0.5, "crossings {mean:.2} px off on average");
+    }
+
+    #[test]
+    fn a_stroke_of_trace_beside_a_grid_line_does_not_pull_the_crossings() {
+        // Lines every 40 px (crossings at 20 + 40 k), and one stretch of the vertical line
+        // x = 220 between y = 140 and 180 with a darker vertical stroke 4 px to its right,
+        // as an R wave drawn beside a line.
+        let (period, n) = (40.0, 14);
+        let line = |d: f32| (1.0 - (d / 1.5).powi(2)).max(0.0);
+        let mut g = Plane::new(600, 600, 0.0);
+        for y in 0..600 {
+            for x in 0..600 {
+                let off =
+                    |c: usize| (c as f32 - 20.0 + period / 2.0).rem_euclid(period) - period / 2.0;
+                let mut v = 0.5 * line(off(x)).max(line(off(y)));
+                if (140..180).contains(&y) {
+                    v = v.max(line(x as f32 - 224.0));
+                }
+                g.set(x, y, v);
+            }
+        }
+        let mut l = Lattice {
+            columns: n,
+            rows: n,
+            nodes: (0..n)
+                .flat_map(|j| (0..n).map(move |i| (i, j)))
+                .map(|(i, j)| Some([20.0 + period * i as f32, 20.0 + period * j as f32]))
+                .collect(),
+            period_px: period,
+            coverage: 1.0,
+            bend_periods: 0.0,
+            concentration: 0.0,
+        };
+        let before = l.nodes.clone();
+        l.refine(&g, &Default::default());
+        for (a, b) in before.iter().zip(&l.nodes) {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            let moved = libm::hypotf(a[0] - b[0], a[1] - b[1]);
+            assert!(moved < 0.3, "crossing at {a:?} moved to {b:?}");
+        }
     }
 
     #[test]
