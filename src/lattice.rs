@@ -683,6 +683,19 @@ fn survey_peaks(p: &Plane, opts: &LatticeOptions) -> Option<Survey> {
         [(kx as f32 + dx) / fw as f32, (ky as f32 + dy) / fh as f32]
     };
     let mut k = [refine(first.0, first.1), refine(second.0, second.1)];
+    // A wave vector worked out from others: refined at the nearest bin of the half-plane
+    // the peaks were taken from.
+    let refine_near = |f: [f32; 2]| {
+        let (kx, ky) = (
+            (f[0] * fw as f32).round() as i64,
+            (f[1] * fh as f32).round() as i64,
+        );
+        if kx < 0 || (kx == 0 && ky < 0) {
+            refine(-kx, -ky)
+        } else {
+            refine(kx, ky)
+        }
+    };
     // Thin lines have strong harmonics, and a grid's diagonal ones (k1 ± k2) can outshine
     // its fundamentals: two peaks that are the diagonals of a lattice at half their sum
     // and half their difference, which also shows, give way to it.
@@ -701,18 +714,7 @@ fn survey_peaks(p: &Plane, opts: &LatticeOptions) -> Option<Survey> {
         let r = norm(f);
         r >= r_lo && at(f) >= opts.min_fundamental_share * weaker
     }) {
-        k = halves.map(|f| {
-            let (kx, ky) = (
-                (f[0] * fw as f32).round() as i64,
-                (f[1] * fh as f32).round() as i64,
-            );
-            let (kx, ky) = if kx < 0 || (kx == 0 && ky < 0) {
-                (-kx, -ky)
-            } else {
-                (kx, ky)
-            };
-            refine(kx, ky)
-        });
+        k = halves.map(refine_near);
     }
     // The strongest peaks may be harmonics of the lattice the lines repeat on: the 1 mm
     // lines of a 5 mm grid, or the second harmonic of thin lines. The lattice is the
@@ -727,18 +729,7 @@ fn survey_peaks(p: &Plane, opts: &LatticeOptions) -> Option<Survey> {
                 && m >= opts.min_peak_prominence * median
         };
         if sub.iter().all(|&f| shows(f)) {
-            k = sub.map(|f| {
-                let (kx, ky) = (
-                    (f[0] * fw as f32).round() as i64,
-                    (f[1] * fh as f32).round() as i64,
-                );
-                let (kx, ky) = if kx < 0 || (kx == 0 && ky < 0) {
-                    (-kx, -ky)
-                } else {
-                    (kx, ky)
-                };
-                refine(kx, ky)
-            });
+            k = sub.map(refine_near);
             break;
         }
     }

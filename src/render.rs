@@ -1942,11 +1942,17 @@ mod tests {
                 ..RenderOptions::default()
             },
         );
+        assert_rhythm_truth_where_it_shows(&r, &ecg);
+    }
+
+    /// Some of the rhythm strip's lead II is off the 2200 x 1700 image, and past the first
+    /// column (where only the strip shows lead II) truth has exactly the samples on it.
+    fn assert_rhythm_truth_where_it_shows(r: &Rendered, ecg: &SyntheticEcg) {
+        assert_eq!(r.image.dimensions(), (2200, 1700));
         let g = &r.geometry;
         let rhythm = &r.truth.leads[Lead::II.index()];
         let shown = rhythm.iter().filter(|v| v.is_some()).count();
         assert!(shown > 0 && shown < rhythm.len(), "{shown} shown");
-        // Past the first column, only the rhythm strip shows lead II.
         for (n, v) in rhythm.iter().enumerate().skip(1250) {
             let (x, y) = g.to_image(g.x_of(n as f32 / 500.0), g.y_of(3, ecg.lead(Lead::II)[n]));
             let inside = x >= 0.0 && y >= 0.0 && x < 2200.0 && y < 1700.0;
@@ -2333,16 +2339,7 @@ mod tests {
             ..RenderOptions::default()
         };
         let r = render(&ecg, &opts);
-        let g = &r.geometry;
-        assert_eq!(r.image.dimensions(), (2200, 1700));
-        let rhythm = &r.truth.leads[Lead::II.index()];
-        let shown = rhythm.iter().filter(|v| v.is_some()).count();
-        assert!(shown > 0 && shown < rhythm.len(), "{shown} shown");
-        for (n, v) in rhythm.iter().enumerate().skip(1250) {
-            let (x, y) = g.to_image(g.x_of(n as f32 / 500.0), g.y_of(3, ecg.lead(Lead::II)[n]));
-            let inside = x >= 0.0 && y >= 0.0 && x < 2200.0 && y < 1700.0;
-            assert_eq!(v.is_some(), inside, "sample {n} at ({x}, {y})");
-        }
+        assert_rhythm_truth_where_it_shows(&r, &ecg);
         let flat = render(
             &flat_ecg(5000),
             &RenderOptions {
