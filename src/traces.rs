@@ -97,7 +97,7 @@ impl Default for TraceOptions {
             beyond_stroke_mm: 1.0,
             min_level_share_px: 8,
             max_foreign_s: 0.1,
-            max_stray: 0.35,
+            max_stray: 0.2,
             max_jump_mm: 2.0,
         }
     }
@@ -1575,17 +1575,18 @@ mod tests {
 
     #[test]
     fn a_path_that_jumps_onto_something_else_loses_that_stretch() {
+        let stray = TraceOptions::default().max_stray;
         // Row at 300 (the other at 100): the path jumps up to 150 for 30 columns and back.
         let mut path: Vec<Option<Step>> = vec![level(300); 10];
         path.extend(vec![level(150); 30]);
         path.extend(vec![level(300); 10]);
         let reached = path.clone();
-        drop_foreign(&mut path, 0, &[300.0, 100.0], 20, 0.35, 16.0);
+        drop_foreign(&mut path, 0, &[300.0, 100.0], 20, stray, 16.0);
         assert!(path[10..40].iter().all(|s| s.is_none()));
         assert!(path[..10].iter().chain(&path[40..]).all(|s| s.is_some()));
         // Too brief a stray is a stroke and stays.
         let mut brief = reached.clone();
-        drop_foreign(&mut brief, 0, &[300.0, 100.0], 40, 0.35, 16.0);
+        drop_foreign(&mut brief, 0, &[300.0, 100.0], 40, stray, 16.0);
         assert_eq!(brief, reached);
         // A tall wave the trace's own stroke leads up to stays too.
         let mut wave: Vec<Option<Step>> = vec![level(300); 10];
@@ -1602,7 +1603,14 @@ mod tests {
         }));
         wave.extend(vec![level(300); 10]);
         let before = wave.clone();
-        drop_foreign(&mut wave, 0, &[300.0, 100.0], 20, 0.35, 16.0);
+        drop_foreign(&mut wave, 0, &[300.0, 100.0], 20, stray, 16.0);
         assert_eq!(wave, before);
+        // A trace erased for a stretch (a photo's grid taken out with it) and the path gone
+        // a quarter of the way to the next row, onto a crease's shadow: dropped too.
+        let mut shadow: Vec<Option<Step>> = vec![level(300); 10];
+        shadow.extend(vec![None; 5]);
+        shadow.extend(vec![level(252); 30]);
+        drop_foreign(&mut shadow, 0, &[300.0, 100.0], 20, stray, 16.0);
+        assert!(shadow[10..].iter().all(|s| s.is_none()));
     }
 }
