@@ -63,7 +63,7 @@ impl Default for DewarpOptions {
             paper_percentile: 0.6,
             riding_ink: 0.12,
             riding_tint: 0.5,
-            stroke_ink: 0.25,
+            stroke_ink: 0.15,
             line_region_cells: 3,
             crossing_ink: 0.15,
             riding_margin: 0.06,
@@ -903,6 +903,25 @@ mod tests {
         );
         let p = page.get_pixel(10, 10);
         assert!(p[0] == p[1] && p[1] == p[2], "the flat page comes out grey");
+    }
+
+    #[test]
+    fn a_faint_stroke_under_a_line_stays_whole() {
+        // A photo's thin R wave, lighter than the line it crosses (y = 80), which prints
+        // over it: the line's pixels go, but the stroke's ink either side brings them back.
+        let mut page = gridded(400, 400);
+        for y in (60..100).filter(|y| !(79..=81).contains(y)) {
+            for x in 249..=251 {
+                page.put_pixel(x, y, Rgb([195, 195, 195]));
+            }
+        }
+        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        assert!(ink(&page, 250, 80) > 0.1, "gap {}", ink(&page, 250, 80));
+        assert!(
+            ink(&page, 300, 80) < 0.1,
+            "bare line {}",
+            ink(&page, 300, 80)
+        );
     }
 
     #[test]
