@@ -799,28 +799,33 @@ fn spectrum(p: &Plane) -> (Vec<Complex<f32>>, usize, usize) {
     };
     let wy: Vec<f32> = (0..h).map(|y| hann(y, h)).collect();
     let wx: Vec<f32> = (0..w).map(|x| hann(x, w)).collect();
-    let mut buf = vec![Complex::new(0f32, 0.0); fw * fh];
+    // In f64, as the grid stage's FFT: one copy of rustfft's code in the .wasm, not two.
+    let mut buf = vec![Complex::new(0f64, 0.0); fw * fh];
     for y in 0..h {
         for x in 0..w {
             let v = p.get(x, y);
             if !v.is_nan() {
-                buf[y * fw + x].re = (v - mean) * wx[x] * wy[y];
+                buf[y * fw + x].re = f64::from((v - mean) * wx[x] * wy[y]);
             }
         }
     }
     fft2(&mut buf, fw, fh);
+    let buf = buf
+        .iter()
+        .map(|c| Complex::new(c.re as f32, c.im as f32))
+        .collect();
     (buf, fw, fh)
 }
 
 /// In-place 2D FFT of a row-major `w`×`h` buffer.
-fn fft2(buf: &mut [Complex<f32>], w: usize, h: usize) {
+fn fft2(buf: &mut [Complex<f64>], w: usize, h: usize) {
     let mut planner = FftPlanner::new();
     let rows = planner.plan_fft_forward(w);
     for row in buf.chunks_exact_mut(w) {
         rows.process(row);
     }
     let cols = planner.plan_fft_forward(h);
-    let mut col = vec![Complex::new(0f32, 0.0); h];
+    let mut col = vec![Complex::new(0f64, 0.0); h];
     for x in 0..w {
         for (y, c) in col.iter_mut().enumerate() {
             *c = buf[y * w + x];
