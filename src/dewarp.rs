@@ -148,7 +148,7 @@ pub fn flatten(photo: &RgbImage, lattice: Lattice, opts: &DewarpOptions) -> Flat
         let x1 = (((i1 + 1) as f32 * cell_px) as u32).min(image.width());
         let y1 = (((j1 + 1) as f32 * cell_px) as u32).min(image.height());
         if x1 > x0 && y1 > y0 && (x0, y0, x1, y1) != (0, 0, image.width(), image.height()) {
-            image = crop(&image, x0, y0, x1, y1);
+            image = image::imageops::crop_imm(&image, x0, y0, x1 - x0, y1 - y0).to_image();
             mesh.origin = (x0 as f32, y0 as f32);
         }
     }
@@ -175,7 +175,7 @@ fn resample(photo: &RgbImage, mesh: &Mesh) -> (RgbImage, Vec<bool>) {
     let shrink = ((l.period_px / cell).floor() as u32).max(1);
     let reduced;
     let source = if shrink > 1 {
-        reduced = box_reduce(photo, shrink);
+        reduced = crate::raster::box_reduce(photo, shrink);
         &reduced
     } else {
         photo
@@ -247,46 +247,6 @@ fn blank_sheet_edges(image: &mut RgbImage, opts: &DewarpOptions) {
             }
         }
     }
-}
-
-/// The part of `image` in `[x0, x1) × [y0, y1)`, row by row.
-fn crop(image: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> RgbImage {
-    let w = image.width() as usize * 3;
-    let (a, b) = (x0 as usize * 3, x1 as usize * 3);
-    let mut out = Vec::with_capacity((b - a) * (y1 - y0) as usize);
-    for row in image
-        .as_raw()
-        .chunks_exact(w)
-        .skip(y0 as usize)
-        .take((y1 - y0) as usize)
-    {
-        out.extend_from_slice(&row[a..b]);
-    }
-    RgbImage::from_raw(x1 - x0, y1 - y0, out).expect("buffer matches dimensions")
-}
-
-/// `image` reduced by a whole factor, each output pixel the mean of its `f`×`f` block.
-fn box_reduce(image: &RgbImage, f: u32) -> RgbImage {
-    let (w, h) = ((image.width() / f).max(1), (image.height() / f).max(1));
-    let (sw, f) = (image.width() as usize, f as usize);
-    let raw = image.as_raw();
-    let mut sums = vec![0u32; w as usize * 3];
-    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
-    let n = (f * f) as u32;
-    for y in 0..h as usize {
-        sums.fill(0);
-        for row in raw[y * f * sw * 3..].chunks_exact(sw * 3).take(f) {
-            for (x, s) in sums.chunks_exact_mut(3).enumerate() {
-                for p in row[x * f * 3..(x + 1) * f * 3].chunks_exact(3) {
-                    for c in 0..3 {
-                        s[c] += p[c] as u32;
-                    }
-                }
-            }
-        }
-        out.extend(sums.iter().map(|&s| ((s + n / 2) / n) as u8));
-    }
-    RgbImage::from_raw(w, h, out).expect("buffer matches dimensions")
 }
 
 /// The paper's colour per cell of the flat page: a high percentile of each channel over

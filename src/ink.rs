@@ -599,6 +599,11 @@ impl Run {
         self.bottom_edge - self.top_edge
     }
 
+    /// Midpoint of its first and last pixel rows (whatever the ink's weight).
+    pub fn middle(&self) -> f32 {
+        (self.top + self.bottom) as f32 / 2.0
+    }
+
     /// Vertical distance in pixels between two runs, 0 when they touch or overlap.
     pub fn gap_to(&self, other: &Run) -> u32 {
         let a = other.top.saturating_sub(self.bottom + 1);

@@ -330,7 +330,7 @@ pub fn find(image: &RgbImage, opts: &LatticeOptions) -> Option<Lattice> {
     // the full photo is read once.
     let halved;
     let (source, k) = if w.max(h) >= 3 * opts.survey_side_px {
-        halved = halve(image);
+        halved = crate::raster::box_reduce(image, 2);
         (&halved, 2.0)
     } else {
         (image, 1.0)
@@ -497,25 +497,6 @@ fn reduce(image: &RgbImage, scale: f32) -> [Plane; 3] {
         }
     }
     out
-}
-
-/// The image at half size, each pixel the mean of a 2×2 block.
-fn halve(image: &RgbImage) -> RgbImage {
-    let (w, h) = (image.width() / 2, image.height() / 2);
-    let sw = image.width() as usize * 3;
-    let raw = image.as_raw();
-    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
-    for y in 0..h as usize {
-        let (a, b) = (&raw[2 * y * sw..], &raw[(2 * y + 1) * sw..]);
-        for x in 0..w as usize {
-            for c in 0..3 {
-                let i = 6 * x + c;
-                let s = a[i] as u16 + a[i + 3] as u16 + b[i] as u16 + b[i + 3] as u16;
-                out.push(((s + 2) / 4) as u8);
-            }
-        }
-    }
-    RgbImage::from_raw(w, h, out).expect("buffer matches dimensions")
 }
 
 /// Which property of the pixels shows the grid.

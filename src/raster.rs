@@ -1,4 +1,7 @@
-//! A plain single-channel `f32` raster shared by the stages.
+//! A plain single-channel `f32` raster shared by the stages, and block reduction of an RGB
+//! image.
+
+use image::RgbImage;
 
 /// A row-major grid of `f32` samples, one per pixel.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +80,31 @@ pub fn histogram_median(hist: &[u32], n: usize) -> f32 {
         }
     }
     1.0
+}
+
+/// `image` reduced by a whole factor `f` (no more than its width), each output pixel the
+/// mean of its `f`×`f` block.
+pub(crate) fn box_reduce(image: &RgbImage, f: u32) -> RgbImage {
+    let (w, h) = ((image.width() / f).max(1), (image.height() / f).max(1));
+    let (sw, f) = (image.width() as usize, f as usize);
+    let raw = image.as_raw();
+    let mut sums = vec![0u32; w as usize * 3];
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    let n = (f * f) as u32;
+    for y in 0..h as usize {
+        sums.fill(0);
+        for row in raw[y * f * sw * 3..].chunks_exact(sw * 3).take(f) {
+            for (x, s) in sums.chunks_exact_mut(3).enumerate() {
+                for p in row[x * f * 3..(x + 1) * f * 3].chunks_exact(3) {
+                    for c in 0..3 {
+                        s[c] += p[c] as u32;
+                    }
+                }
+            }
+        }
+        out.extend(sums.iter().map(|&s| ((s + n / 2) / n) as u8));
+    }
+    RgbImage::from_raw(w, h, out).expect("buffer matches dimensions")
 }
 
 #[cfg(test)]

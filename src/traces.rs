@@ -255,8 +255,8 @@ pub fn extract(
     let centres: Vec<f32> = layout.rows.iter().map(|r| r.center_y).collect();
     resolve_shared(&mut paths, &centres, opts.min_level_share_px);
     let foreign_px = (opts.max_foreign_s * layout.px_per_s).round() as usize;
+    let jump = opts.max_jump_mm * px_per_mm_y;
     for (r, path) in paths.iter_mut().enumerate() {
-        let jump = opts.max_jump_mm * px_per_mm_y;
         drop_foreign(path, r, &centres, foreign_px, opts.max_stray, jump);
     }
     debug::columns(&paths, runs, xa, "shared");
@@ -437,9 +437,7 @@ fn resolve_shared(paths: &mut [Vec<Option<Step>>], centres: &[f32], min_level_px
                 // however tall the stroke that led the other row into it.
                 let level = (i - start >= min_level_px).then(|| {
                     let y = (start..i)
-                        .filter_map(|k| {
-                            paths[r][k].map(|st| (st.run.top + st.run.bottom) as f32 / 2.0)
-                        })
+                        .filter_map(|k| paths[r][k].map(|st| st.run.middle()))
                         .sum::<f32>()
                         / (i - start) as f32;
                     ((y - centres[r]).abs(), (y - centres[s]).abs())
@@ -504,10 +502,7 @@ fn drop_foreign(
         return;
     }
     let stray = |st: &Option<Step>| {
-        st.is_some_and(|st| {
-            let y = (st.run.top + st.run.bottom) as f32 / 2.0;
-            (y - centres[r]).abs() > max_stray * pitch
-        })
+        st.is_some_and(|st| (st.run.middle() - centres[r]).abs() > max_stray * pitch)
     };
     let mut i = 0;
     while i < path.len() {
@@ -1505,13 +1500,6 @@ mod tests {
 
     #[test]
     fn a_shared_stroke_belongs_to_the_row_whose_path_leads_into_it() {
-        let step = |top, bottom, entry: f32, exit_top| {
-            Some(Step {
-                run: run(top, bottom),
-                entry,
-                exit_top,
-            })
-        };
         // The upper row's deep S wave (baseline near 100) runs down to the lower row's
         // baseline near 300: tall runs lead into the two shared columns. Both paths turn
         // there, the upper at the tip, the lower reading the stroke as its own R wave.
@@ -1543,12 +1531,18 @@ mod tests {
         assert!(paths[1][1].is_some() && paths[1][4].is_some());
     }
 
-    fn level(y: u32) -> Option<Step> {
+    /// A path step on run `top..=bottom`, entered at `entry`, left at its top or bottom.
+    fn step(top: u32, bottom: u32, entry: f32, exit_top: bool) -> Option<Step> {
         Some(Step {
-            run: run(y - 1, y + 1),
-            entry: y as f32,
-            exit_top: false,
+            run: run(top, bottom),
+            entry,
+            exit_top,
         })
+    }
+
+    /// A level stretch's step at `y`.
+    fn level(y: u32) -> Option<Step> {
+        step(y - 1, y + 1, y as f32, false)
     }
 
     #[test]
@@ -1556,11 +1550,7 @@ mod tests {
         // The lower row's path climbs its R wave (a tall run) onto the upper row's level
         // trace and follows it for 12 columns: that stretch is the upper row's.
         let mut lower: Vec<Option<Step>> = vec![level(300); 4];
-        lower.push(Some(Step {
-            run: run(100, 300),
-            entry: 300.0,
-            exit_top: true,
-        }));
+        lower.push(step(100, 300, 300.0, true));
         lower.extend(vec![level(101); 12]);
         lower.extend(vec![level(300); 4]);
         let upper: Vec<Option<Step>> = vec![level(101); lower.len()];
@@ -1590,17 +1580,9 @@ mod tests {
         assert_eq!(brief, reached);
         // A tall wave the trace's own stroke leads up to stays too.
         let mut wave: Vec<Option<Step>> = vec![level(300); 10];
-        wave.push(Some(Step {
-            run: run(150, 300),
-            entry: 300.0,
-            exit_top: true,
-        }));
+        wave.push(step(150, 300, 300.0, true));
         wave.extend(vec![level(150); 30]);
-        wave.push(Some(Step {
-            run: run(150, 300),
-            entry: 150.0,
-            exit_top: false,
-        }));
+        wave.push(step(150, 300, 150.0, false));
         wave.extend(vec![level(300); 10]);
         let before = wave.clone();
         drop_foreign(&mut wave, 0, &[300.0, 100.0], 20, stray, 16.0);
