@@ -145,6 +145,17 @@ pub fn measure(planes: &InkPlanes, opts: &GridOptions) -> Grid {
     }
 }
 
+/// The grid of a page whose scale is known already (a photo the dewarp laid flat at
+/// `px_per_mm`): only its ink levels are measured.
+pub fn at_scale(planes: &InkPlanes, px_per_mm: f32) -> Grid {
+    Grid {
+        px_per_mm_x: px_per_mm,
+        px_per_mm_y: px_per_mm,
+        found: true,
+        levels: ink_levels(planes),
+    }
+}
+
 /// Pixels per mm on both axes from the 5 mm periods found on each (`None`: no grid on it),
 /// for a `w` × `h` page; `None` when neither axis shows a grid.
 fn scale_from_periods(

@@ -636,14 +636,12 @@ fn read_page(
     flat_px_per_mm: Option<f32>,
 ) -> Result<Reading, Error> {
     let mut warnings = Vec::new();
-    let mut grid = grid::measure(&planes, &stages.grid);
+    let mut grid = match flat_px_per_mm {
+        Some(s) => grid::at_scale(&planes, s),
+        None => grid::measure(&planes, &stages.grid),
+    };
     if cfg!(feature = "trace-debug") && std::env::var("ECG_DEBUG").is_ok() {
         eprintln!("grid {grid:?}");
-    }
-    if let Some(s) = flat_px_per_mm {
-        grid.px_per_mm_x = s;
-        grid.px_per_mm_y = s;
-        grid.found = true;
     }
     if grid.levels.trace < 0.25 {
         return Err(Error::NoTraces);
