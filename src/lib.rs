@@ -65,6 +65,10 @@ pub struct StageOptions {
     /// ... and whose grid covers at least this share of the image: a few cells of
     /// something periodic are no page.
     pub min_photo_coverage: f32,
+    /// ... and whose lattice holds at most this many cells: 8000 cells of 5 mm are 0.2 m²,
+    /// more than any printout (A3 is about 5000). A finer periodic pattern is no ECG grid,
+    /// and laying it flat would cost gigabytes.
+    pub max_photo_cells: usize,
     /// On a page laid flat, a candidate row whose ink moves less than this in four columns
     /// of five (absolute deviation, pixels) is a remnant of a grid line, not a trace.
     pub flat_rule_deviation_px: f32,
@@ -113,6 +117,7 @@ impl Default for StageOptions {
             dewarp: Default::default(),
             min_bend_periods: 0.08,
             min_photo_coverage: 0.25,
+            max_photo_cells: 8000,
             flat_rule_deviation_px: 1.5,
             flat_rhythm: rhythm::RhythmOptions {
                 min_correlation: 0.95,
@@ -180,7 +185,7 @@ fn digitize_at(
     let found = if cfg!(feature = "trace-debug") && std::env::var("ECG_NO_PHOTO").is_ok() {
         None
     } else {
-        lattice::find(image, &stages.lattice).filter(|l| l.coverage >= stages.min_photo_coverage)
+        lattice::find(image, &stages.lattice).filter(|l| is_sheet(l, stages))
     };
     timer("lattice");
     // A curled or folded sheet is read laid flat along its grid. A flat one is read as it
@@ -194,6 +199,13 @@ fn digitize_at(
             .or_else(|e| read_photo(image, l, options, stages).map_err(|_| e)),
         None => digitize_page(image, options, stages, stored_dpi, None),
     }
+}
+
+/// Whether `l` is the grid of a sheet worth laying flat (see
+/// [`StageOptions::min_photo_coverage`] and [`StageOptions::max_photo_cells`]).
+fn is_sheet(l: &lattice::Lattice, stages: &StageOptions) -> bool {
+    l.coverage >= stages.min_photo_coverage
+        && l.columns.saturating_sub(1) * l.rows.saturating_sub(1) <= stages.max_photo_cells
 }
 
 /// Reads a photographed sheet laid flat along its grid `lattice`, with the overlay mapped
@@ -916,7 +928,42 @@ fn stage_timer() -> impl FnMut(&str) {
 
 #[cfg(test)]
 mod tests {
-    use super::Evidence;
+    use super::{is_sheet, lattice, Evidence, StageOptions};
+
+    #[test]
+    fn a_fine_periodic_pattern_is_no_sheet_to_lay_flat() {
+        // Bent lines every 10 px over 2000 x 1500 px: some 200 x 150 cells, which laid flat
+        // at 40 px a cell would be a 8000 x 6000 px page. A curled printout's grid is one.
+        let bent = image::RgbImage::from_fn(2000, 1500, |x, y| {
+            let (x, y) = (x as f32, y as f32);
+            let u = x + 12.0 * (y / 120.0).sin();
+            let v = y + 12.0 * (x / 150.0).sin();
+            if u.rem_euclid(10.0) < 1.0 || v.rem_euclid(10.0) < 1.0 {
+                image::Rgb([200, 120, 120])
+            } else {
+                image::Rgb([240, 240, 240])
+            }
+        });
+        let stages = StageOptions::default();
+        let l = lattice::find(&bent, &stages.lattice).expect("a lattice");
+        assert!(
+            l.columns * l.rows > 2 * stages.max_photo_cells,
+            "{}x{}",
+            l.columns,
+            l.rows
+        );
+        assert!(!is_sheet(&l, &stages));
+        let page = crate::render::render(
+            &crate::render::synthetic_ecg(3, 72.0, 10.0, 500.0),
+            &crate::render::RenderOptions {
+                curl: 0.02,
+                grid_minor_rgb: None,
+                ..Default::default()
+            },
+        );
+        let sheet = lattice::find(&page.image, &stages.lattice).expect("a lattice");
+        assert!(sheet.columns > 0 && is_sheet(&sheet, &stages));
+    }
 
     #[test]
     fn a_reading_needs_pulses_or_labels_to_overrule_another() {
