@@ -93,30 +93,60 @@ impl Mesh {
         self.lattice.at(x / self.cell_px, y / self.cell_px)
     }
 
-    /// Like [`Mesh::to_source`], but off the lattice it continues the nearest cell's
-    /// mapping, so overlay points near the edge still land near their ink.
+    /// Like [`Mesh::to_source`], but off the lattice, or in a hole of it, it continues the
+    /// mapping of the nearest cell it has, so overlay points still land near their ink.
     pub fn to_source_extended(&self, x: f32, y: f32) -> [f32; 2] {
         let l = &self.lattice;
         let (ox, oy) = self.origin;
         let max_x = (l.columns - 1) as f32 * self.cell_px - 1e-3 - ox;
         let max_y = (l.rows - 1) as f32 * self.cell_px - 1e-3 - oy;
-        let (cx, cy) = (x.clamp(-ox, max_x), y.clamp(-oy, max_y));
-        let Some(p) = self.to_source(cx, cy) else {
+        let clamped = (x.clamp(-ox, max_x), y.clamp(-oy, max_y));
+        let from = match self.to_source(clamped.0, clamped.1) {
+            Some(p) => Some((clamped, p)),
+            None => self.nearest_mapped(x, y),
+        };
+        let Some(((cx, cy), p)) = from else {
             return [x, y];
         };
         if cx == x && cy == y {
             return p;
         }
-        // Continue by the local scale of the cell at the edge.
-        let ex = self.to_source((cx + 1.0).min(max_x), cy);
-        let ey = self.to_source(cx, (cy + 1.0).min(max_y));
-        match (ex, ey) {
-            (Some(px), Some(py)) => [
-                p[0] + (px[0] - p[0]) * (x - cx) + (py[0] - p[0]) * (y - cy),
-                p[1] + (px[1] - p[1]) * (x - cx) + (py[1] - p[1]) * (y - cy),
+        // Continue by the local scale there, one pixel towards the inside at the far edges.
+        let slope = |dx: f32, dy: f32| -> Option<[f32; 2]> {
+            let ahead = self.to_source(cx + dx, cy + dy);
+            match ahead {
+                Some(q) => Some([q[0] - p[0], q[1] - p[1]]),
+                None => self
+                    .to_source(cx - dx, cy - dy)
+                    .map(|q| [p[0] - q[0], p[1] - q[1]]),
+            }
+        };
+        match (slope(1.0, 0.0), slope(0.0, 1.0)) {
+            (Some(sx), Some(sy)) => [
+                p[0] + sx[0] * (x - cx) + sy[0] * (y - cy),
+                p[1] + sx[1] * (x - cx) + sy[1] * (y - cy),
             ],
             _ => p,
         }
+    }
+
+    /// The centre of the mapped cell nearest to the flat-page point `(x, y)`, and where it
+    /// lies in the photo.
+    fn nearest_mapped(&self, x: f32, y: f32) -> Option<((f32, f32), [f32; 2])> {
+        let l = &self.lattice;
+        let (ox, oy) = self.origin;
+        (0..l.rows - 1)
+            .flat_map(|j| (0..l.columns - 1).map(move |i| (i, j)))
+            .map(|(i, j)| {
+                let c = (
+                    (i as f32 + 0.5) * self.cell_px - ox,
+                    (j as f32 + 0.5) * self.cell_px - oy,
+                );
+                (c, libm::hypotf(c.0 - x, c.1 - y))
+            })
+            .filter_map(|(c, d)| Some((c, self.to_source(c.0, c.1)?, d)))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(c, p, _)| (c, p))
     }
 }
 
@@ -924,9 +954,22 @@ mod tests {
         let [ex, ey] = node(1.5, 2.5);
         assert!((x - ex).abs() < 1e-3 && (y - ey).abs() < 1e-3, "({x}, {y})");
         assert!(mesh.to_source(-10.0, 0.0).is_none());
-        // Off the lattice the nearest cell's mapping goes on.
-        let [x, y] = mesh.to_source_extended(-40.0, 0.0);
-        let [ex, ey] = node(-1.0, 0.0);
-        assert!((x - ex).abs() < 0.1 && (y - ey).abs() < 0.1, "({x}, {y})");
+        // Off the lattice the nearest cell's mapping goes on, past every edge.
+        let near = |x: f32, y: f32, mesh: &Mesh| {
+            let [sx, sy] = mesh.to_source_extended(x, y);
+            let [ex, ey] = node(x / 40.0, y / 40.0);
+            assert!(
+                (sx - ex).abs() < 0.1 && (sy - ey).abs() < 0.1,
+                "({x}, {y}) -> ({sx}, {sy}), not ({ex}, {ey})"
+            );
+        };
+        near(-40.0, 0.0, &mesh);
+        near(320.0, 100.0, &mesh);
+        near(100.0, 240.0, &mesh);
+        // ... and in a hole: the last crossing missing, its cell's points and those beyond.
+        let mut holed = mesh.clone();
+        holed.lattice.nodes[columns * rows - 1] = None;
+        near(270.0, 190.0, &holed);
+        near(300.0, 230.0, &holed);
     }
 }
