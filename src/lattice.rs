@@ -173,14 +173,16 @@ impl Lattice {
     /// a line between two crossings is sampled across, the line's centre found where the
     /// grid plane peaks, and a crossing takes the mean offset of the stretches that meet at
     /// it. The tiles' phases average over a few cells; this follows a wrinkle cell by cell.
-    fn refine(&mut self, g: &Plane, opts: &LatticeOptions) {
+    /// `planes` are the grid planes to measure the lines in, the one the lattice was found
+    /// in first.
+    fn refine(&mut self, planes: &[&Plane], opts: &LatticeOptions) {
         let (cols, rows) = (self.columns, self.rows);
         let steps = opts.refine_steps;
         let half = opts.refine_span_cells;
         // Offsets (in cells) of the stretch of line `line` of family `f` between crossings
         // `k` and `k + 1` along it.
         let mut profile = vec![0f32; steps];
-        let mut offset = |f: usize, line: usize, k: usize| -> Option<f32> {
+        let mut offset = |g: &Plane, f: usize, line: usize, k: usize| -> Option<f32> {
             // The mapping is bilinear within each cell, so the samples either side of the
             // line follow from the corners of the two strips they lie in.
             let corner = |d: f32, along: f32| {
@@ -234,14 +236,41 @@ impl Lattice {
         };
         // Each stretch once: vertical ones (line i, between crossings j and j + 1), then
         // horizontal ones (line j, between crossings i and i + 1).
-        let vertical: Vec<Option<f32>> = (0..rows.saturating_sub(1))
-            .flat_map(|j| (0..cols).map(move |i| (i, j)))
-            .map(|(i, j)| offset(0, i, j))
+        // Every plane is measured. A photo can wash out the grid's tint where its lines still
+        // show dark, and a shadow's edge shows dark where the tint shows nothing: the second
+        // plane is followed only where it shows at least as many stretches, with offsets that
+        // agree better from one stretch to the next; the other fills its gaps.
+        let mut measured: Vec<Measured> = planes
+            .iter()
+            .map(|g| {
+                let vertical: Vec<Option<f32>> = (0..rows.saturating_sub(1))
+                    .flat_map(|j| (0..cols).map(move |i| (i, j)))
+                    .map(|(i, j)| offset(g, 0, i, j))
+                    .collect();
+                let horizontal: Vec<Option<f32>> = (0..rows)
+                    .flat_map(|j| (0..cols.saturating_sub(1)).map(move |i| (i, j)))
+                    .map(|(i, j)| offset(g, 1, j, i))
+                    .collect();
+                Measured::new(vertical, horizontal, cols, rows)
+            })
             .collect();
-        let horizontal: Vec<Option<f32>> = (0..rows)
-            .flat_map(|j| (0..cols.saturating_sub(1)).map(move |i| (i, j)))
-            .map(|(i, j)| offset(1, j, i))
-            .collect();
+        let better = |b: &Measured, a: &Measured| b.count >= a.count && b.roughness < a.roughness;
+        if measured.len() == 2 && better(&measured[1], &measured[0]) {
+            measured.swap(0, 1);
+        }
+        let mut chosen = measured.swap_remove(0);
+        for other in &measured {
+            for (a, b) in (chosen.vertical.iter_mut().zip(&other.vertical))
+                .chain(chosen.horizontal.iter_mut().zip(&other.horizontal))
+            {
+                *a = a.or(*b);
+            }
+        }
+        let Measured {
+            vertical,
+            horizontal,
+            ..
+        } = chosen;
         // A stroke of trace beside a line pulls its stretch's peak off the line: a stretch
         // that disagrees with its neighbours along the same line is left out.
         let consistent = |v: &[Option<f32>], n: usize, at: &dyn Fn(usize) -> usize| {
@@ -306,6 +335,60 @@ impl Lattice {
             }
         }
         self.nodes = moved;
+    }
+}
+
+/// The offsets (cells) of every stretch of line as one grid plane shows them: vertical
+/// stretches (line `i` between crossings `j` and `j + 1`, at `j * columns + i`), then
+/// horizontal ones (line `j` between crossings `i` and `i + 1`, at `j * (columns - 1) + i`).
+struct Measured {
+    vertical: Vec<Option<f32>>,
+    horizontal: Vec<Option<f32>>,
+    /// How many stretches show their line.
+    count: usize,
+    /// The median difference between neighbouring stretches of the same line: a wrinkle
+    /// bends a line smoothly, noise does not.
+    roughness: f32,
+}
+
+impl Measured {
+    fn new(
+        vertical: Vec<Option<f32>>,
+        horizontal: Vec<Option<f32>>,
+        columns: usize,
+        rows: usize,
+    ) -> Measured {
+        let mut steps = Vec::new();
+        for j in 0..rows.saturating_sub(2) {
+            for i in 0..columns {
+                if let (Some(a), Some(b)) =
+                    (vertical[j * columns + i], vertical[(j + 1) * columns + i])
+                {
+                    steps.push((a - b).abs());
+                }
+            }
+        }
+        let w = columns.saturating_sub(1);
+        for j in 0..rows {
+            for i in 0..w.saturating_sub(1) {
+                if let (Some(a), Some(b)) = (horizontal[j * w + i], horizontal[j * w + i + 1]) {
+                    steps.push((a - b).abs());
+                }
+            }
+        }
+        let roughness = if steps.is_empty() {
+            f32::INFINITY
+        } else {
+            let k = steps.len() / 2;
+            *steps.select_nth_unstable_by(k, f32::total_cmp).1
+        };
+        let count = vertical.iter().chain(&horizontal).flatten().count();
+        Measured {
+            vertical,
+            horizontal,
+            count,
+            roughness,
+        }
     }
 }
 
@@ -433,8 +516,10 @@ fn find_in(
     };
     let step = opts.tile_step_periods / norm(k_analysis[0]).max(1e-6);
     let mut lattice = crossings(&tiles, step, opts)?;
+    let other = grid_plane(&analysed, plane.other());
+    let planes = [&g, &other];
     for _ in 0..opts.refine_rounds {
-        lattice.refine(&g, opts);
+        lattice.refine(&planes, opts);
     }
     for n in lattice.nodes.iter_mut().flatten() {
         *n = to_image(*n);
@@ -506,6 +591,15 @@ enum GridPlane {
     Saturation,
     /// Darkness against the local paper: grey and black grids.
     Darkness,
+}
+
+impl GridPlane {
+    fn other(self) -> GridPlane {
+        match self {
+            GridPlane::Saturation => GridPlane::Darkness,
+            GridPlane::Darkness => GridPlane::Saturation,
+        }
+    }
 }
 
 /// The grid plane of reduced RGB planes: each channel divided by its local paper level (the
@@ -1549,12 +1643,85 @@ mod tests {
             concentration: 0.0,
         };
         let before = l.nodes.clone();
-        l.refine(&g, &Default::default());
+        l.refine(&[&g], &Default::default());
         for (a, b) in before.iter().zip(&l.nodes) {
             let (a, b) = (a.unwrap(), b.unwrap());
             let moved = libm::hypotf(a[0] - b[0], a[1] - b[1]);
             assert!(moved < 0.3, "crossing at {a:?} moved to {b:?}");
         }
+    }
+
+    /// A plane with lines every 40 px (crossings at 20 + 40 k), of strength `ink`, and a
+    /// 14 x 14 lattice whose crossings lie `shift` px right of them.
+    fn lines_and_shifted_lattice(ink: f32, shift: f32) -> (Plane, Lattice) {
+        let (period, n) = (40.0, 14);
+        let line = |d: f32| (1.0 - (d / 1.5).powi(2)).max(0.0);
+        let off = |c: usize| (c as f32 - 20.0 + period / 2.0).rem_euclid(period) - period / 2.0;
+        let mut g = Plane::new(600, 600, 0.0);
+        for y in 0..600 {
+            for x in 0..600 {
+                g.set(x, y, ink * line(off(x)).max(line(off(y))));
+            }
+        }
+        let l = Lattice {
+            columns: n,
+            rows: n,
+            nodes: (0..n)
+                .flat_map(|j| (0..n).map(move |i| (i, j)))
+                .map(|(i, j)| Some([20.0 + shift + period * i as f32, 20.0 + period * j as f32]))
+                .collect(),
+            period_px: period,
+            coverage: 1.0,
+            bend_periods: 0.0,
+            concentration: 0.0,
+        };
+        (g, l)
+    }
+
+    #[test]
+    fn lines_washed_out_in_colour_are_followed_in_darkness() {
+        // The colour plane shows no line (a washed-out tint); the darkness plane shows them
+        // 3 px left of where the lattice has them.
+        let (dark, mut l) = lines_and_shifted_lattice(0.5, 3.0);
+        let colour = Plane::new(600, 600, 0.0);
+        l.refine(&[&colour, &dark], &Default::default());
+        // The outermost crossings have no paper beyond them to measure their lines across.
+        for (k, n) in l.nodes.iter().enumerate() {
+            let [x, y] = n.unwrap();
+            let (i, j) = (k % l.columns, k / l.columns);
+            if i == 0 || j == 0 || i + 1 == l.columns || j + 1 == l.rows {
+                continue;
+            }
+            let moved = libm::hypotf(x - (20.0 + 40.0 * i as f32), y - (20.0 + 40.0 * j as f32));
+            assert!(moved < 0.5, "crossing ({i}, {j}) at {x}, {y}");
+        }
+    }
+
+    #[test]
+    fn the_plane_the_lattice_was_found_in_is_kept_unless_the_other_is_clearly_better() {
+        // Both planes show every line, the second more faintly but no more smoothly: the
+        // first decides (and both put the lines where they are).
+        let (colour, mut l) = lines_and_shifted_lattice(0.5, 3.0);
+        let (faint, _) = lines_and_shifted_lattice(0.2, 3.0);
+        let measure = |g: &Plane, l: &Lattice| {
+            let mut l = l.clone();
+            l.refine(&[g], &Default::default());
+            l.nodes
+        };
+        let alone = measure(&colour, &l);
+        l.refine(&[&colour, &faint], &Default::default());
+        assert_eq!(l.nodes, alone);
+        // Stretch by stretch: a line measured roughly is not followed over a smooth one
+        // that shows as many stretches.
+        let smooth = Measured::new(vec![Some(0.0); 12], vec![Some(0.0); 12], 4, 4);
+        let rough = Measured::new(
+            (0..12).map(|k| Some(0.05 * (k / 4 % 2) as f32)).collect(),
+            vec![Some(0.0); 12],
+            4,
+            4,
+        );
+        assert!(smooth.roughness < rough.roughness);
+        assert_eq!((smooth.count, rough.count), (24, 24));
     }
 
     #[test]
