@@ -1303,10 +1303,9 @@ fn pulse_box(
     (rise_cols, rise): ((usize, usize), Run),
     (fall_cols, fall): ((usize, usize), Run),
 ) -> PulseBox {
-    let (y_top, y_bottom) = (
-        rise.top.min(fall.top) as f32,
-        rise.bottom.max(fall.bottom) as f32,
-    );
+    // The rising stroke's top: the falling one can run on into ink above the pulse (on a
+    // photo, what is left of a grid line it crosses).
+    let (y_top, y_bottom) = (rise.top as f32, rise.bottom.max(fall.bottom) as f32);
     let h = y_bottom - y_top;
     let (ya, yb) = (y_top + 0.25 * h, y_bottom - 0.25 * h);
     PulseBox {
@@ -1330,47 +1329,75 @@ fn find_pulse(
     let x_to = (x_first + (opts.pulse_width_s.1 * px_per_s + 2.0 * px_per_mm_x) as usize)
         .min(probe.runs.columns.len() - 1);
     let groups = probe.groups(x_first.saturating_sub(px_per_mm_x as usize)..=x_to);
-    let first = *groups.first()?;
-    let rise = probe.stroke((first.0 + first.1) / 2)?;
-    // A page cropped through its pulse: ink from the left border along the top, then the
-    // falling edge. Its height still calibrates; its edges cannot time anything.
-    let height_mm = (rise.bottom - rise.top) as f32 / px_per_mm_y;
-    if x_first == 0
-        && first.0 > 0
-        && (first.0 as f32) < opts.pulse_width_s.1 * px_per_s
-        && (opts.pulse_height_mm.0..=opts.pulse_height_mm.1).contains(&height_mm)
-        && probe.flat_top(0..first.0, rise.top)
-    {
-        let h = (rise.bottom - rise.top) as f32;
-        let (ya, yb) = (rise.top as f32 + 0.25 * h, rise.bottom as f32 - 0.25 * h);
-        return Some(PulseBox {
-            x_rise: 0.0,
-            x_fall: edge_x(ink, first, ya, yb),
-            y_top: rise.top as f32,
-            y_bottom: rise.bottom as f32,
-            rise_cut: true,
-        });
+    let first = groups
+        .first()
+        .and_then(|&g| Some((g, probe.stroke((g.0 + g.1) / 2)?)));
+    if let Some((first, rise)) = first {
+        // A page cropped through its pulse: ink from the left border along the top, then
+        // the falling edge. Its height still calibrates; its edges cannot time anything.
+        let height_mm = (rise.bottom - rise.top) as f32 / px_per_mm_y;
+        if x_first == 0
+            && first.0 > 0
+            && (first.0 as f32) < opts.pulse_width_s.1 * px_per_s
+            && (opts.pulse_height_mm.0..=opts.pulse_height_mm.1).contains(&height_mm)
+            && probe.flat_top(0..first.0, rise.top)
+        {
+            let h = (rise.bottom - rise.top) as f32;
+            let (ya, yb) = (rise.top as f32 + 0.25 * h, rise.bottom as f32 - 0.25 * h);
+            return Some(PulseBox {
+                x_rise: 0.0,
+                x_fall: edge_x(ink, first, ya, yb),
+                y_top: rise.top as f32,
+                y_bottom: rise.bottom as f32,
+                rise_cut: true,
+            });
+        }
+        if first.0 <= x_first + (2.0 * px_per_mm_x) as usize {
+            if let Some(p) = full_pulse(probe, ink, first, rise, px_per_s, opts) {
+                return Some(p);
+            }
+        }
     }
-    if first.0 > x_first + (2.0 * px_per_mm_x) as usize {
-        return None;
-    }
-    // The falling edge: the next columns whose tall stroke starts at the rise's top.
-    let lo = first.1 + (opts.pulse_width_s.0 * px_per_s) as usize;
-    let hi =
-        (first.1 + (opts.pulse_width_s.1 * px_per_s) as usize).min(probe.runs.columns.len() - 1);
+    // A photo's flat trace lying along a grid line can go with the line, leaving the row's
+    // longest stretch of ink to start before the pulse (a mark in the margin) or after it
+    // (a gap after the pulse): the first whole pulse from the page's left edge stands.
+    probe.groups(0..=x_to).into_iter().find_map(|g| {
+        full_pulse(
+            probe,
+            ink,
+            g,
+            probe.stroke((g.0 + g.1) / 2)?,
+            px_per_s,
+            opts,
+        )
+    })
+}
+
+/// The pulse that rises at columns `rise_cols` with stroke `rise`: a falling edge a pulse
+/// width later that starts at the rise's top, joined to it by a horizontal stroke.
+fn full_pulse(
+    probe: &PulseProbe,
+    ink: &InkView,
+    rise_cols: (usize, usize),
+    rise: Run,
+    px_per_s: f32,
+    opts: &LayoutOptions,
+) -> Option<PulseBox> {
+    let lo = rise_cols.1 + (opts.pulse_width_s.0 * px_per_s) as usize;
+    let hi = (rise_cols.1 + (opts.pulse_width_s.1 * px_per_s) as usize)
+        .min(probe.runs.columns.len() - 1);
     let fall_start = (lo..=hi).find(|&x| probe.starts_at(x, rise.top))?;
     let mut fall_end = fall_start;
     while fall_end < hi && probe.starts_at(fall_end + 1, rise.top) {
         fall_end += 1;
     }
     let fall = probe.stroke((fall_start + fall_end) / 2)?;
-    // The top must be joined by a horizontal stroke.
-    if !probe.flat_top((first.1 + 1)..fall_start, rise.top) {
+    if !probe.flat_top((rise_cols.1 + 1)..fall_start, rise.top) {
         return None;
     }
     Some(pulse_box(
         ink,
-        (first, rise),
+        (rise_cols, rise),
         ((fall_start, fall_end), fall),
     ))
 }
@@ -1580,6 +1607,69 @@ mod tests {
         assert_eq!(bars.len(), 1, "{bars:?}");
         assert_eq!((bars[0].x_from, bars[0].x_to), (60, 62));
         assert_eq!((bars[0].y_top, bars[0].y_bottom), (40.0, 70.0));
+    }
+
+    /// 8 px/mm: a 10 mm pulse rising at column 40 and falling at 80 on a baseline at row 100,
+    /// the trace going on from its foot, and whatever `extra` draws.
+    fn pulse_row(extra: impl Fn(&mut Plane)) -> Plane {
+        let mut p = Plane::new(600, 160, 0.0);
+        for y in 20..=100 {
+            for x in [40, 41, 80, 81] {
+                p.set(x, y, 1.0);
+            }
+        }
+        for x in 40..=81 {
+            p.set(x, 20, 1.0);
+            p.set(x, 21, 1.0);
+        }
+        for x in 80..600 {
+            p.set(x, 100, 1.0);
+            p.set(x, 101, 1.0);
+        }
+        extra(&mut p);
+        p
+    }
+
+    #[test]
+    fn a_pulse_is_found_where_the_rows_longest_stretch_of_ink_does_not_start_with_it() {
+        let o = LayoutOptions::default();
+        let weight = |v: f32| v;
+        let find = |p: &Plane, x_first: usize| {
+            let runs = ColumnRuns::build(p, 0.5, |v| v);
+            let ink = InkView {
+                plane: p,
+                weight: &weight,
+            };
+            let probe = PulseProbe::new(&runs, 100.0, 8.0, &o);
+            find_pulse(&probe, &ink, x_first, 8.0, 8.0, 200.0, &o)
+        };
+        // A mark in the margin starts the row's ink at column 5; a flat stretch lost after
+        // the pulse (a trace along a grid line, taken out with it) starts it at column 300.
+        let mark = pulse_row(|p| {
+            for y in 95..=105 {
+                p.set(5, y, 1.0);
+            }
+        });
+        let gap = pulse_row(|p| {
+            for x in 90..300 {
+                p.set(x, 100, 0.0);
+                p.set(x, 101, 0.0);
+            }
+        });
+        for (p, x_first) in [(&mark, 5), (&gap, 300)] {
+            let pulse = find(p, x_first).unwrap_or_else(|| panic!("no pulse, ink from {x_first}"));
+            assert!((pulse.x_rise - 40.5).abs() < 1.0, "{pulse:?}");
+            assert!((pulse.x_fall - 80.5).abs() < 1.0, "{pulse:?}");
+            assert_eq!(pulse.y_top, 20.0);
+        }
+        // Two strokes a pulse width apart without a top joining them are no pulse.
+        let open = pulse_row(|p| {
+            for x in 42..80 {
+                p.set(x, 20, 0.0);
+                p.set(x, 21, 0.0);
+            }
+        });
+        assert_eq!(find(&open, 5), None);
     }
 
     #[test]
