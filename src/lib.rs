@@ -74,6 +74,11 @@ pub struct StageOptions {
     pub flat_rule_deviation_px: f32,
     /// Rhythm strip naming on a page laid flat.
     pub flat_rhythm: rhythm::RhythmOptions,
+    /// The signal's low-pass cut-off on a page laid flat, in cycles per flat-page column
+    /// (see [`signal::SignalOptions::band_limit_cycles_per_px`]). The flat page is a photo
+    /// resampled at about its own resolution, through the lens's and JPEG's blur: less of
+    /// its finest detail is the trace's than on a scan at the same pixels per mm.
+    pub flat_band_limit_cycles_per_px: f32,
     /// Deskew search.
     pub geometry: geometry::GeometryOptions,
     /// Paper flattening.
@@ -123,6 +128,7 @@ impl Default for StageOptions {
                 min_correlation: 0.95,
                 margin: 0.1,
             },
+            flat_band_limit_cycles_per_px: 0.35,
             geometry: Default::default(),
             ink: Default::default(),
             grid: Default::default(),
@@ -237,6 +243,10 @@ fn read_photo(
         // ... and its steep strokes fainter, as at coarse resolutions: faint ink joined to
         // the trace counts.
         thin_stroke_px_per_mm: f32::INFINITY,
+        signal: signal::SignalOptions {
+            band_limit_cycles_per_px: stages.flat_band_limit_cycles_per_px,
+            ..stages.signal.clone()
+        },
         ..stages.clone()
     };
     let dump = cfg!(feature = "trace-debug")
