@@ -245,7 +245,7 @@ fn read_photo(
         thin_stroke_px_per_mm: f32::INFINITY,
         signal: signal::SignalOptions {
             band_limit_cycles_per_px: stages.flat_band_limit_cycles_per_px,
-            ..stages.signal.clone()
+            ..stages.signal
         },
         ..stages.clone()
     };

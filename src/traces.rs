@@ -65,6 +65,9 @@ pub struct TraceOptions {
     pub max_foreign_s: f32,
     /// See `max_foreign_s`.
     pub max_stray: f32,
+    /// A row whose path lost such a stretch is searched again without the runs it lost, up
+    /// to this many times (each search can stray onto the next nearest foreign ink).
+    pub foreign_searches: usize,
     /// ... a stretch that the path reaches or leaves by a jump across this much paper
     /// (mm), that is: the trace's own stroke leads to a tall wave.
     pub max_jump_mm: f32,
@@ -98,6 +101,7 @@ impl Default for TraceOptions {
             min_level_share_px: 8,
             max_foreign_s: 0.1,
             max_stray: 0.2,
+            foreign_searches: 3,
             max_jump_mm: 2.0,
         }
     }
@@ -247,7 +251,7 @@ pub fn extract(
         .iter()
         .map(|row| {
             let pulse_end = row.pulse.map(|p| p.x_fall).or(cut_pulse_end);
-            follow_row(runs, row, pulse_end, xa, xb, px_per_mm_y, opts)
+            follow_row(runs, row, pulse_end, xa, xb, px_per_mm_y, opts, &[])
         })
         .collect();
     let thickness: Vec<f32> = paths.iter().map(|p| typical_thickness(p)).collect();
@@ -257,7 +261,14 @@ pub fn extract(
     let foreign_px = (opts.max_foreign_s * layout.px_per_s).round() as usize;
     let jump = opts.max_jump_mm * px_per_mm_y;
     for (r, path) in paths.iter_mut().enumerate() {
-        drop_foreign(path, r, &centres, foreign_px, opts.max_stray, jump);
+        let row = &layout.rows[r];
+        let pulse_end = row.pulse.map(|p| p.x_fall).or(cut_pulse_end);
+        *path = own_path(
+            std::mem::take(path),
+            |foreign| follow_row(runs, row, pulse_end, xa, xb, px_per_mm_y, opts, foreign),
+            |p| drop_foreign(p, r, &centres, foreign_px, opts.max_stray, jump),
+            opts.foreign_searches,
+        );
     }
     debug::columns(&paths, runs, xa, "shared");
     paths
@@ -527,6 +538,37 @@ fn drop_foreign(
     }
 }
 
+/// A row's path `found` by `search` (given the runs it must not take, per column), without
+/// the stretches `drop` finds it strayed onto. A path strays for want of its own ink (on a
+/// photo, a stretch of trace lost with the grid line it lay along); searched again, up to
+/// `searches` times, without what it strayed onto, it keeps its own ink around the gap.
+fn own_path(
+    mut found: Vec<Option<Step>>,
+    search: impl Fn(&[Vec<Run>]) -> Vec<Option<Step>>,
+    drop: impl Fn(&mut [Option<Step>]),
+    searches: usize,
+) -> Vec<Option<Step>> {
+    let mut path = found.clone();
+    drop(&mut path);
+    let mut foreign: Vec<Vec<Run>> = vec![Vec::new(); path.len()];
+    for _ in 0..searches {
+        let mut more = false;
+        for (k, (a, b)) in found.iter().zip(&path).enumerate() {
+            if let (Some(a), None) = (a, b) {
+                foreign[k].push(a.run);
+                more = true;
+            }
+        }
+        if !more {
+            break;
+        }
+        found = search(&foreign);
+        path = found.clone();
+        drop(&mut path);
+    }
+    path
+}
+
 /// Total height of the runs a path takes just before and just after columns `a..b`, counting
 /// only runs that touch the stretch's first or last run (a stroke leading into it).
 fn flank_height(path: &[Option<Step>], a: usize, b: usize) -> f32 {
@@ -769,7 +811,9 @@ impl<'a> RowCosts<'a> {
 ///
 /// States are (run, exit end). Entering a run from the previous exit costs the vertical gap;
 /// crossing it costs the travel beyond its own extent, so a tall run is read as a monotone
-/// stroke unless the path really turns inside it (a peak).
+/// stroke unless the path really turns inside it (a peak). Runs in `foreign` (per column) are
+/// not taken.
+#[allow(clippy::too_many_arguments)]
 fn follow_row(
     runs: &ColumnRuns,
     row: &Row,
@@ -778,6 +822,7 @@ fn follow_row(
     xb: usize,
     px_per_mm_y: f32,
     o: &TraceOptions,
+    foreign: &[Vec<Run>],
 ) -> Vec<Option<Step>> {
     let n = xb - xa + 1;
     let debug_x = debug::candidates_column(row.center_y);
@@ -820,6 +865,7 @@ fn follow_row(
             let mut cands: Vec<&Run> = visible
                 .iter()
                 .filter(|r| r.mass >= o.min_mass && r.len() <= max_len)
+                .filter(|r| foreign.get(i).is_none_or(|f| !f.contains(r)))
                 .collect();
             if cands.len() > o.max_candidates {
                 cands.sort_by(|a, b| b.mass.total_cmp(&a.mass));
@@ -1456,7 +1502,7 @@ mod tests {
         let runs = ColumnRuns::build(&ink, 0.5, |v| v);
         let o = TraceOptions::default();
         let upper = row_at(100.0, 0.0, 200.0);
-        let path = follow_row(&runs, &upper, None, 0, 59, 8.0, &o);
+        let path = follow_row(&runs, &upper, None, 0, 59, 8.0, &o, &[]);
         let tip = path[23].expect("the tip column is on the path").run;
         assert!(tip.bottom >= 228, "the tip is read to its end: {tip:?}");
         assert!(
@@ -1478,8 +1524,54 @@ mod tests {
         );
         // The lower row's own trace stays flat: it does not take the upper row's tip.
         let lower = row_at(200.0, 100.0, 299.0);
-        let path = follow_row(&runs, &lower, None, 0, 59, 8.0, &o);
+        let path = follow_row(&runs, &lower, None, 0, 59, 8.0, &o, &[]);
         assert!(path[10].is_some_and(|s| s.run.top >= 199));
+    }
+
+    #[test]
+    fn a_path_that_strayed_for_want_of_its_own_ink_is_searched_again_without_it() {
+        // Rows at y = 100 and 200. The lower row's trace is lost over columns 60..100 (it lay
+        // along a grid line), then goes on in pieces a few columns apart; from column 40 on,
+        // the upper row's trace runs through the lower row's band at y = 112.
+        let mut ink = Plane::new(240, 300, 0.0);
+        draw(
+            &mut ink,
+            &[
+                &[(40.0, 112.0), (239.0, 112.0)],
+                &[(0.0, 200.0), (59.0, 200.0)],
+                &[(100.0, 200.0), (149.0, 200.0)],
+                &[(154.0, 200.0), (199.0, 200.0)],
+                &[(204.0, 200.0), (239.0, 200.0)],
+            ],
+        );
+        let runs = ColumnRuns::build(&ink, 0.5, |v| v);
+        let o = TraceOptions::default();
+        let mut lower = row_at(200.0, 100.0, 299.0);
+        lower.x_end = 239.0;
+        let centres = [100.0, 200.0];
+        let search =
+            |foreign: &[Vec<Run>]| follow_row(&runs, &lower, None, 0, 239, 8.0, &o, foreign);
+        let drop = |p: &mut [Option<Step>]| drop_foreign(p, 1, &centres, 20, o.max_stray, 8.0);
+        let found = search(&[]);
+        let own = |p: &[Option<Step>], x: usize| p[x].is_some_and(|s| s.run.top >= 195);
+        // Its pieces cost more than the other row's unbroken trace, which it takes instead,
+        // and which is then dropped, with the pieces lost under it.
+        assert!(own(&found, 20));
+        assert!(
+            found[120].is_some_and(|s| s.run.bottom < 120),
+            "{:?}",
+            found[120]
+        );
+        let once = own_path(found.clone(), search, drop, 0);
+        assert!(once[120].is_none() && once[220].is_none());
+        let path = own_path(found, search, drop, o.foreign_searches);
+        for x in [20, 120, 170, 220] {
+            assert!(own(&path, x), "column {x}: {:?}", path[x]);
+        }
+        assert!(
+            path.iter().flatten().all(|s| s.run.top >= 195),
+            "no foreign ink left"
+        );
     }
 
     #[test]
