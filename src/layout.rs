@@ -1256,6 +1256,18 @@ impl<'a> PulseProbe<'a> {
             .copied()
     }
 
+    /// The stroke over a group of columns `g`, from the highest top to the lowest foot of
+    /// their strokes: an edge leaning across the columns.
+    fn leaning_stroke(&self, g: (usize, usize)) -> Option<Run> {
+        let strokes: Vec<Run> = (g.0..=g.1).filter_map(|x| self.stroke(x)).collect();
+        let mid = self.stroke((g.0 + g.1) / 2)?;
+        Some(Run {
+            top: strokes.iter().map(|r| r.top).min()?,
+            bottom: strokes.iter().map(|r| r.bottom).max()?,
+            ..mid
+        })
+    }
+
     /// Runs of adjacent columns holding a stroke, over `range`.
     fn groups(&self, range: std::ops::RangeInclusive<usize>) -> Vec<(usize, usize)> {
         let mut groups: Vec<(usize, usize)> = Vec::new();
@@ -1360,17 +1372,12 @@ fn find_pulse(
     }
     // A photo's flat trace lying along a grid line can go with the line, leaving the row's
     // longest stretch of ink to start before the pulse (a mark in the margin) or after it
-    // (a gap after the pulse): the first whole pulse from the page's left edge stands.
-    probe.groups(0..=x_to).into_iter().find_map(|g| {
-        full_pulse(
-            probe,
-            ink,
-            g,
-            probe.stroke((g.0 + g.1) / 2)?,
-            px_per_s,
-            opts,
-        )
-    })
+    // (a gap after the pulse): the first whole pulse from the page's left edge stands. Its
+    // rising edge may lean across columns where the flattening is a pixel off.
+    probe
+        .groups(0..=x_to)
+        .into_iter()
+        .find_map(|g| full_pulse(probe, ink, g, probe.leaning_stroke(g)?, px_per_s, opts))
 }
 
 /// The pulse that rises at columns `rise_cols` with stroke `rise`: a falling edge a pulse
@@ -1656,9 +1663,23 @@ mod tests {
                 p.set(x, 101, 0.0);
             }
         });
-        for (p, x_first) in [(&mark, 5), (&gap, 300)] {
+        // ... and where the flattening leans the rising edge across three columns.
+        let lean = pulse_row(|p| {
+            for y in 20..=100 {
+                for x in [40, 41] {
+                    p.set(x, y, 0.0);
+                }
+                let x = 40 + (100 - y) / 30;
+                p.set(x, y, 1.0);
+                p.set(x + 1, y, 1.0);
+            }
+            for y in 95..=105 {
+                p.set(5, y, 1.0);
+            }
+        });
+        for (p, x_first) in [(&mark, 5), (&gap, 300), (&lean, 5)] {
             let pulse = find(p, x_first).unwrap_or_else(|| panic!("no pulse, ink from {x_first}"));
-            assert!((pulse.x_rise - 40.5).abs() < 1.0, "{pulse:?}");
+            assert!((pulse.x_rise - 41.0).abs() < 1.5, "{pulse:?}");
             assert!((pulse.x_fall - 80.5).abs() < 1.0, "{pulse:?}");
             assert_eq!(pulse.y_top, 20.0);
         }
