@@ -185,6 +185,24 @@ pub struct Row {
     pub label_zones: Vec<[f32; 4]>,
 }
 
+impl Row {
+    /// Where the row's baseline stands by its furniture: its pulse's foot, else its lead
+    /// separators' centre, else [`Row::center_y`] (the centre of the row's ink).
+    pub fn anchor_y(&self) -> f32 {
+        let mut bars: Vec<f32> = self
+            .separators
+            .iter()
+            .filter(|s| !s.borrowed)
+            .map(|s| s.y_center)
+            .collect();
+        match self.pulse {
+            Some(p) => p.y_bottom,
+            None if !bars.is_empty() => median(&mut bars),
+            None => self.center_y,
+        }
+    }
+}
+
 /// One lead's panel: where on the page it is printed and which seconds it shows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Panel {
@@ -582,21 +600,20 @@ pub fn detect(
         label_dy,
         label_dx: label_offset_x(&confident, x0, duration_s, px_per_s, label_tol_x),
     };
-    let labels_read = reads
+    // Confident labels that name the panel they stand at, with their row and column.
+    let naming: Vec<(&crate::labels::LabelRead, usize, usize)> = confident
         .iter()
-        .filter(|l| l.distance <= opts.label_vote_distance)
-        .filter(|l| {
+        .filter_map(|l| {
             let r = geometry.row_of(l.y_center);
-            spec.rows.get(r).is_some_and(|leads| {
-                geometry
-                    .column_of(l.x_left, leads.len(), opts.label_slack_mm)
-                    .is_some_and(|c| leads[c] == l.lead)
-            })
+            let leads = spec.rows.get(r)?;
+            let c = geometry.column_of(l.x_left, leads.len(), opts.label_slack_mm)?;
+            (leads[c] == l.lead).then_some((l, r, c))
         })
-        .count();
-    if let Some((dx, _)) = geometry.label_dx {
+        .collect();
+    let labels_read = naming.len();
+    if let Some((dx, dy, anchors)) = label_place(&geometry, &spec, &naming) {
         let zones = label_zones(
-            &spec, &rows, &confident, x0, dx, label_dy, duration_s, px_per_s,
+            &spec, &anchors, &confident, x0, dx, dy, duration_s, px_per_s,
         );
         for (row, z) in rows.iter_mut().zip(zones) {
             row.label_zones = z;
@@ -667,13 +684,46 @@ fn label_offset(rows: &[Row], reads: &[crate::labels::LabelRead], tol: f32) -> f
     median(&mut near)
 }
 
-/// Each row's expected label boxes (see [`Row::label_zones`]): at every panel's start, offset
-/// as this page prints its labels, as wide as its widest label read and as tall as the
-/// tallest, with a little margin for blur.
+/// Where every panel's label stands, as `(dx, dy, anchors)`: `dx` px after its panel's
+/// start and `dy` px below its row's anchor. `dx` comes from the page-wide agreement of the
+/// labels read or, failing that, from the labels `naming` their panel (row and column); `dy`
+/// is kept from the rows' baselines ([`Row::anchor_y`]) where such labels show it, since a
+/// photo's ink centre can lie 3 mm off the baseline.
+fn label_place(
+    g: &PageGeometry,
+    spec: &LayoutSpec,
+    naming: &[(&crate::labels::LabelRead, usize, usize)],
+) -> Option<(f32, f32, Vec<f32>)> {
+    let col_px = |r: usize| g.duration_s / spec.rows[r].len() as f32 * g.px_per_s;
+    let mut dxs: Vec<f32> = naming
+        .iter()
+        .map(|(l, r, c)| l.x_left - g.x0 - *c as f32 * col_px(*r))
+        .collect();
+    let dx = match g.label_dx {
+        Some((dx, _)) => dx,
+        None if !dxs.is_empty() => median(&mut dxs),
+        None => return None,
+    };
+    let mut dys: Vec<f32> = naming
+        .iter()
+        .map(|(l, r, _)| l.y_center - g.rows[*r].anchor_y())
+        .collect();
+    Some(if dys.is_empty() {
+        let centres = g.rows.iter().map(|r| r.center_y).collect();
+        (dx, g.label_dy, centres)
+    } else {
+        let anchors = g.rows.iter().map(Row::anchor_y).collect();
+        (dx, median(&mut dys), anchors)
+    })
+}
+
+/// Each row's expected label boxes (see [`Row::label_zones`]): `dx` px after every panel's
+/// start and `dy` px below its row's `anchors` entry, as this page prints its labels; as
+/// wide as its widest label read and as tall as the tallest, with a little margin for blur.
 #[allow(clippy::too_many_arguments)]
 fn label_zones(
     spec: &LayoutSpec,
-    rows: &[Row],
+    anchors: &[f32],
     reads: &[crate::labels::LabelRead],
     x0: f32,
     dx: f32,
@@ -687,14 +737,15 @@ fn label_zones(
         .fold(0f32, f32::max);
     let height = reads.iter().map(|l| l.height).fold(0f32, f32::max);
     let margin = 0.15 * height;
-    rows.iter()
+    anchors
+        .iter()
         .enumerate()
-        .map(|(r, row)| {
+        .map(|(r, anchor)| {
             let cols = spec.rows.get(r).map_or(0, Vec::len);
             (0..cols)
                 .map(|c| {
                     let x = x0 + dx + c as f32 * duration_s / cols as f32 * px_per_s;
-                    let y = row.center_y + dy;
+                    let y = anchor + dy;
                     [
                         x - margin,
                         x + width + margin,
@@ -1728,8 +1779,38 @@ mod tests {
     }
 
     #[test]
+    fn one_label_naming_its_panel_places_every_label_from_the_rows_baselines() {
+        // A photo: the rows' ink centres lie 20 px above their baselines (the pulses' feet),
+        // and the only label read is V1, 2 px after its panel's start and 45 px below the
+        // baseline: too few to agree on a place page-wide.
+        let mut rows = vec![row(300.0), row(600.0)];
+        for r in &mut rows {
+            r.pulse = Some(PulseBox {
+                x_rise: 60.0,
+                x_fall: 100.0,
+                y_top: r.center_y - 60.0,
+                y_bottom: r.center_y + 20.0,
+                rise_cut: false,
+            });
+        }
+        let reads = vec![label(Lead::V1, 1102.0, 365.0)];
+        let g = geometry(&rows, &reads);
+        assert_eq!(g.label_dx, None);
+        let spec = LayoutSpec::standard_3x4(&[Lead::II]);
+        let naming = vec![(&reads[0], 0, 2)];
+        let (dx, dy, anchors) = label_place(&g, &spec, &naming).unwrap();
+        assert!(
+            (dx - 2.0).abs() < 1e-3 && (dy - 45.0).abs() < 1e-3,
+            "{dx} {dy}"
+        );
+        assert_eq!(anchors, [320.0, 620.0]);
+        // Without a label naming its panel, no place is guessed.
+        assert!(label_place(&g, &spec, &[]).is_none());
+    }
+
+    #[test]
     fn label_zones_stand_at_every_panel_start_as_the_page_prints_labels() {
-        let rows = vec![row(300.0), row(600.0)];
+        let anchors = [300.0, 600.0];
         let reads = vec![label(Lead::I, 102.0, 340.0), label(Lead::AVR, 602.0, 340.0)];
         let spec = LayoutSpec {
             name: "test".into(),
@@ -1737,7 +1818,7 @@ mod tests {
             same_time_columns: false,
             inverted: Vec::new(),
         };
-        let zones = label_zones(&spec, &rows, &reads, 100.0, 2.0, 40.0, 10.0, 200.0);
+        let zones = label_zones(&spec, &anchors, &reads, 100.0, 2.0, 40.0, 10.0, 200.0);
         assert_eq!(zones[0].len(), 4);
         assert_eq!(zones[1].len(), 1);
         let z = zones[0][2];

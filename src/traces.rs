@@ -91,7 +91,7 @@ impl Default for TraceOptions {
             glyph_max_mm: 5.0,
             bar_overshoot_mm: 0.5,
             glyph_cost: 2.0,
-            label_zone_cost: 0.5,
+            label_zone_cost: 1.0,
             ink_reward_per_px: 0.04,
             tip_weight: 0.3,
             max_tip_extension_mm: 1.5,
@@ -1526,6 +1526,42 @@ mod tests {
         let lower = row_at(200.0, 100.0, 299.0);
         let path = follow_row(&runs, &lower, None, 0, 59, 8.0, &o, &[]);
         assert!(path[10].is_some_and(|s| s.run.top >= 199));
+    }
+
+    #[test]
+    fn where_the_page_prints_a_label_the_path_keeps_to_the_thinner_trace() {
+        // A row at y = 100 whose panel starts at column 0 (after a separator: the path may
+        // start anywhere). Its label, 45 px below, is a heavier blob of ink than the trace,
+        // and touches the trace's S wave at column 29.
+        let mut ink = Plane::new(60, 200, 0.0);
+        draw(
+            &mut ink,
+            &[&[
+                (0.0, 100.0),
+                (27.0, 100.0),
+                (29.0, 150.0),
+                (31.0, 100.0),
+                (59.0, 100.0),
+            ]],
+        );
+        for x in 0..=29 {
+            for y in 136..=153 {
+                ink.set(x, y, 1.0);
+            }
+        }
+        let runs = ColumnRuns::build(&ink, 0.5, |v| v);
+        let o = TraceOptions::default();
+        let mut row = row_at(100.0, 0.0, 199.0);
+        let on_trace = |row: &Row| {
+            let path = follow_row(&runs, row, None, 0, 59, 8.0, &o, &[]);
+            (8..24).all(|x| path[x].is_some_and(|s| s.run.bottom < 110))
+        };
+        assert!(
+            !on_trace(&row),
+            "unless told, the label's ink outweighs the trace's"
+        );
+        row.label_zones = vec![[0.0, 32.0, 130.0, 160.0]];
+        assert!(on_trace(&row));
     }
 
     #[test]
