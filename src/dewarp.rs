@@ -408,6 +408,14 @@ impl Paper {
     }
 }
 
+/// Whether a line's core of `ink` and `tint` has a trace lying along it, against the
+/// typical bare line's: darker, or greyer (toner has no tint), or both in proportion.
+fn rides(ink: f32, tint: f32, line_ink: f32, line_tint: f32, opts: &DewarpOptions) -> bool {
+    (ink - line_ink) / opts.riding_ink
+        + (line_tint - tint) / (opts.riding_tint * line_tint).max(1e-3)
+        >= 1.0
+}
+
 /// Takes the grid lines out of a flat page and leaves it grey: trace, text and paper.
 ///
 /// Against the paper, a pixel's ink is 1 − its brightest channel (as the later stages read
@@ -472,22 +480,33 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                 .then(|| y as usize * w + x as usize)
         };
         let mut stretches: Vec<Option<Stretch>> = Vec::with_capacity(lines * cells);
+        // Every position's core along each line: the darkest pixel across the band, its ink
+        // and tint.
+        let mut cores = vec![None; lines * len];
         for line in 0..lines {
             let centre = (line as f32 * cell_px).round() as i64;
+            for a in 0..len {
+                cores[line * len + a] = (-half..=half)
+                    .filter_map(|d| index(centre, d, a))
+                    .max_by(|&i, &j| ink[i].total_cmp(&ink[j]))
+                    .map(|i| (ink[i], tint[i]));
+            }
+        }
+        for line in 0..lines {
             for cell in 0..cells {
                 let from = ((cell as f32 * cell_px) as i64 + half + 1).max(0) as usize;
                 let to =
                     (((cell + 1) as f32 * cell_px) as i64 - half).clamp(0, len as i64) as usize;
                 core_ink.clear();
                 core_tint.clear();
-                for a in from..to {
-                    let core = (-half..=half)
-                        .filter_map(|d| index(centre, d, a))
-                        .max_by(|&i, &j| ink[i].total_cmp(&ink[j]));
-                    if let Some(i) = core {
-                        core_ink.push(ink[i]);
-                        core_tint.push(tint[i]);
-                    }
+                for &(i, t) in cores[line * len..(line + 1) * len]
+                    .get(from..to)
+                    .unwrap_or(&[])
+                    .iter()
+                    .flatten()
+                {
+                    core_ink.push(i);
+                    core_tint.push(t);
                 }
                 stretches.push(
                     (core_ink.len() * 2 >= to.saturating_sub(from).max(1)).then(|| Stretch {
@@ -502,8 +521,9 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
         let reach = opts.line_region_cells as i64;
         let mut inks = Vec::new();
         let mut tints = Vec::new();
+        // Per line and cell: the typical line's (ink, tint) and whether a trace rides it.
+        let mut typical: Vec<Option<(f32, f32, bool)>> = vec![None; lines * cells];
         for line in 0..lines {
-            let centre = (line as f32 * cell_px).round() as i64;
             for cell in 0..cells {
                 let Some(st) = &stretches[line * cells + cell] else {
                     continue;
@@ -524,22 +544,64 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                 else {
                     continue;
                 };
-                let darker = (st.ink - line_ink) / opts.riding_ink;
-                let greyer = (line_tint - st.tint) / (opts.riding_tint * line_tint).max(1e-3);
-                // Along a stretch a trace lies on, only what is plainly the line goes: no
-                // darker than the line and as tinted.
-                let riding = darker + greyer >= 1.0;
+                let ridden = rides(st.ink, st.tint, line_ink, line_tint, opts);
+                typical[line * cells + cell] = Some((line_ink, line_tint, ridden));
+            }
+        }
+        for line in 0..lines {
+            let centre = (line as f32 * cell_px).round() as i64;
+            // Where along the line a trace rides it: its stretches' verdict, grown into the
+            // stretches beside a ridden one for as long as each position's core is the
+            // trace's (a stroke lying along the line for less than half a cell).
+            let mut riding = vec![false; len];
+            for cell in 0..cells {
+                if let Some((_, _, true)) = typical[line * cells + cell] {
+                    let from = (cell as f32 * cell_px).ceil() as usize;
+                    let to = (((cell + 1) as f32 * cell_px).ceil() as usize).min(len);
+                    riding[from..to].fill(true);
+                }
+            }
+            let rides_at = |a: usize| {
+                let cell = ((a as f32 / cell_px) as usize).min(cells - 1);
+                let typical = typical[line * cells + cell];
+                matches!((typical, cores[line * len + a]), (Some((li, lt, _)), Some((i, t))) if rides(i, t, li, lt, opts))
+            };
+            let seeds = riding.clone();
+            for a in 1..len {
+                if seeds[a - 1] && !seeds[a] {
+                    let mut b = a;
+                    while b < len && !seeds[b] && rides_at(b) {
+                        riding[b] = true;
+                        b += 1;
+                    }
+                }
+            }
+            for a in (1..len).rev() {
+                if seeds[a] && !seeds[a - 1] {
+                    let mut b = a;
+                    while b > 0 && !seeds[b - 1] && rides_at(b - 1) {
+                        riding[b - 1] = true;
+                        b -= 1;
+                    }
+                }
+            }
+            for cell in 0..cells {
+                let Some((line_ink, line_tint, _)) = typical[line * cells + cell] else {
+                    continue;
+                };
                 let from = (cell as f32 * cell_px).ceil() as usize;
                 let to = (((cell + 1) as f32 * cell_px).ceil() as usize).min(len);
                 // A pixel of the line, blurred or not, has the line's ink for its tint; grey
                 // toner over it (trace, text) adds ink but no tint.
                 let ink_per_tint = line_ink / line_tint.max(1e-3);
-                let margin = if riding {
-                    opts.riding_margin
-                } else {
-                    opts.crossing_ink
-                };
                 for a in from..to {
+                    // Along a stretch a trace lies on, only what is plainly the line goes: no
+                    // darker than the line and as tinted.
+                    let margin = if riding[a] {
+                        opts.riding_margin
+                    } else {
+                        opts.crossing_ink
+                    };
                     for d in -half..=half {
                         if let Some(i) = index(centre, d, a) {
                             // The photo's colour is blurred more than its brightness
@@ -912,6 +974,34 @@ mod tests {
             "bare line {}",
             ink(&page, 300, 80)
         );
+    }
+
+    #[test]
+    fn a_stroke_along_a_line_stays_where_it_runs_on_from_a_stretch_it_rides() {
+        // An R wave printed down the vertical line at x = 160, over y = 165..215: most of the
+        // stretch 160..200, which it rides, and a third of the next, bare one. Where the
+        // photo's blur tints it, it is barely darker than the line.
+        let mut page = gridded(400, 400);
+        for y in 165..215 {
+            for x in 159..=161 {
+                page.put_pixel(x, y, Rgb([180, 130, 130]));
+            }
+        }
+        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        for y in [180, 205, 212] {
+            assert!(
+                ink(&page, 160, y) > 0.1,
+                "stroke at {y}: {}",
+                ink(&page, 160, y)
+            );
+        }
+        for y in [225, 300] {
+            assert!(
+                ink(&page, 160, y) < 0.1,
+                "bare line at {y}: {}",
+                ink(&page, 160, y)
+            );
+        }
     }
 
     #[test]
