@@ -594,10 +594,10 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                 // A pixel of the line, blurred or not, has the line's ink for its tint; grey
                 // toner over it (trace, text) adds ink but no tint.
                 let ink_per_tint = line_ink / line_tint.max(1e-3);
-                for a in from..to {
+                for (a, &ridden) in riding.iter().enumerate().take(to).skip(from) {
                     // Along a stretch a trace lies on, only what is plainly the line goes: no
                     // darker than the line and as tinted.
-                    let margin = if riding[a] {
+                    let margin = if ridden {
                         opts.riding_margin
                     } else {
                         opts.crossing_ink
