@@ -187,18 +187,8 @@ pub fn calibrate(
                     source: Source::Pulse,
                 });
             }
-            let mut ys: Vec<f32> = row
-                .separators
-                .iter()
-                .filter(|s| !s.borrowed)
-                .map(|s| s.y_center)
-                .collect();
-            if ys.is_empty() {
-                return None;
-            }
-            ys.sort_by(f32::total_cmp);
-            Some(Baseline {
-                y: ys[ys.len() / 2],
+            row.bars_centre().map(|y| Baseline {
+                y,
                 source: Source::Separator,
             })
         })

@@ -186,19 +186,25 @@ pub struct Row {
 }
 
 impl Row {
-    /// Where the row's baseline stands by its furniture: its pulse's foot, else its lead
-    /// separators' centre, else [`Row::center_y`] (the centre of the row's ink).
-    pub fn anchor_y(&self) -> f32 {
-        let mut bars: Vec<f32> = self
+    /// The centre of the row's own lead separators (the median; bars borrowed from other
+    /// rows do not count), if it has any: where they stand, its baseline does.
+    pub fn bars_centre(&self) -> Option<f32> {
+        let mut ys: Vec<f32> = self
             .separators
             .iter()
             .filter(|s| !s.borrowed)
             .map(|s| s.y_center)
             .collect();
+        ys.sort_by(f32::total_cmp);
+        ys.get(ys.len() / 2).copied()
+    }
+
+    /// Where the row's baseline stands by its furniture: its pulse's foot, else its lead
+    /// separators' centre, else [`Row::center_y`] (the centre of the row's ink).
+    pub fn anchor_y(&self) -> f32 {
         match self.pulse {
             Some(p) => p.y_bottom,
-            None if !bars.is_empty() => median(&mut bars),
-            None => self.center_y,
+            None => self.bars_centre().unwrap_or(self.center_y),
         }
     }
 }
