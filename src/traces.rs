@@ -1075,7 +1075,9 @@ fn centreline_points(
             .collect();
         widths.sort_by(f32::total_cmp);
         let single = widths.get(widths.len() / 2).copied().unwrap_or(thickness);
-        let mut push = |x: f32, r: u32| {
+        // The rows' points, with their row, to be put in the trace's order.
+        let mut strokes: Vec<([f32; 2], u32, bool)> = Vec::new();
+        let mut push = |x: f32, r: u32, paired: bool| {
             let col = (x.round() as usize).saturating_sub(xa).min(n - 1);
             let mut y = r as f32;
             if let Some(s) = chosen[col] {
@@ -1084,23 +1086,27 @@ fn centreline_points(
                     (s.run.bottom_edge - half).max(s.run.top_edge + half),
                 );
             }
-            points.push([x, y]);
+            strokes.push(([x, y], r, paired));
         };
         for &(r, left, right, centre) in &crossings {
             let width = right - left;
             if width <= (single + 1.0).min(max_width as f32) {
-                push(centre, r);
+                push(centre, r, false);
             } else if width <= 2.0 * single + max_width as f32 {
                 // The two strokes of a peak, merged on this row: one stroke's width in from
                 // either edge.
                 let (a, b) = (left + single / 2.0, right - single / 2.0);
                 if a < b {
-                    push(a, r);
-                    push(b, r);
+                    push(a, r, true);
+                    push(b, r, true);
                 }
             }
             // Wider: a shallow stretch, which the column centroids cover.
         }
+        let before = points.last().map(|p: &[f32; 2]| p[1]);
+        let after = chosen[j..].iter().flatten().next().map(|s| s.run.centroid);
+        order_strokes(&mut strokes, before, after);
+        points.extend(strokes.iter().map(|s| s.0));
         extremum_points(chosen, xa, i, j, ink, weight, thickness, &mut points);
         // Where the rows gave nothing (e.g. a dense zigzag inks whole rows), fall back to the
         // middle of the column's ink, which a straight stroke crosses at the column centre.
@@ -1126,6 +1132,140 @@ fn centreline_points(
     points.sort_by(|a, b| a[0].total_cmp(&b[0]));
     untangle_vertical_runs(&mut points, thickness);
     points
+}
+
+/// Puts the points a steep group's pixel rows gave in the order the trace runs through them,
+/// by x. Each point comes with its row and whether the row held two strokes (a peak's sides)
+/// rather than one. A stroke is a chain of points on consecutive rows less than
+/// [`STROKE_LINK_PX`] apart. Time runs on along it, so its x moves one way only: the jitter
+/// of the row centres (which, on a stroke a pixel wide, otherwise orders its rows at random)
+/// is smoothed by a monotone fit of x against the row, rising or falling, whichever fits
+/// closer. Of a stroke too upright to tell, one side of a peak runs toward its end nearer the
+/// trace after the group (`after`, a y), else from its end nearer the trace before it
+/// (`before`); a lone upright stroke (a bar, a pulse's edge) is left to
+/// [`untangle_vertical_runs`].
+fn order_strokes(points: &mut [([f32; 2], u32, bool)], before: Option<f32>, after: Option<f32>) {
+    points.sort_by(|p, q| p.1.cmp(&q.1).then(p.0[0].total_cmp(&q.0[0])));
+    // Chains: each point joins the chain ending nearest it on the row above, if close enough.
+    let mut chain_of = vec![usize::MAX; points.len()];
+    let mut ends: Vec<(u32, f32)> = Vec::new(); // per chain: last row, last x
+    for k in 0..points.len() {
+        let ([x, _], r, _) = points[k];
+        let best = ends
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.0 + 1 == r && (e.1 - x).abs() < STROKE_LINK_PX)
+            .min_by(|a, b| (a.1 .1 - x).abs().total_cmp(&(b.1 .1 - x).abs()))
+            .map(|(i, _)| i);
+        let c = best.unwrap_or_else(|| {
+            ends.push((r, x));
+            ends.len() - 1
+        });
+        chain_of[k] = c;
+        ends[c] = (r, x);
+    }
+    let original: Vec<[f32; 2]> = points.iter().map(|p| p.0).collect();
+    for c in 0..ends.len() {
+        let idx: Vec<usize> = (0..points.len()).filter(|&k| chain_of[k] == c).collect();
+        let paired = idx.iter().filter(|&&k| points[k].2).count();
+        if idx.len() < 3 {
+            continue;
+        }
+        let xs: Vec<f32> = idx.iter().map(|&k| original[k][0]).collect();
+        let rising = monotone_fit(&xs, false);
+        let falling = monotone_fit(&xs, true);
+        let sse = |f: &[f32]| {
+            xs.iter()
+                .zip(f)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f32>()
+        };
+        let span = |f: &[f32]| (f[f.len() - 1] - f[0]).abs();
+        // x rising with the row: the stroke runs down (time runs with the rows).
+        let down = if span(&rising).max(span(&falling)) >= VERTICAL_SPAN_PX {
+            sse(&rising) <= sse(&falling)
+        } else if paired * 2 < idx.len() {
+            continue;
+        } else {
+            // Upright: toward the end nearer the trace after the group.
+            let (top, bottom) = (original[idx[0]][1], original[idx[idx.len() - 1]][1]);
+            let nearer_top = |y: f32| (y - top).abs() < (y - bottom).abs();
+            match (before, after) {
+                (_, Some(a)) => !nearer_top(a),
+                (Some(b), None) => nearer_top(b),
+                _ => true,
+            }
+        };
+        let mut fit = if down { rising } else { falling };
+        // Ties (a stroke straight down the column) spread a little, in the stroke's order.
+        let n = fit.len();
+        let spread = TIE_SPREAD_PX.min(MAX_TIE_SPREAD_PX / n as f32);
+        let order: Vec<usize> = if down {
+            (0..n).collect()
+        } else {
+            (0..n).rev().collect()
+        };
+        for w in 1..n {
+            let (p, q) = (order[w - 1], order[w]);
+            fit[q] = fit[q].max(fit[p] + spread);
+        }
+        for (&k, x) in idx.iter().zip(fit) {
+            points[k].0[0] = x;
+        }
+    }
+}
+
+/// Points on consecutive rows closer than this (pixels) are one stroke's.
+const STROKE_LINK_PX: f32 = 1.5;
+/// A stroke whose fitted x moves less than this (pixels) is too vertical to tell its
+/// direction from its own points.
+const VERTICAL_SPAN_PX: f32 = 0.5;
+/// Points of a stroke that share one x are spread this far apart (pixels), in its order.
+const TIE_SPREAD_PX: f32 = 0.02;
+/// ... and at most this far in all.
+const MAX_TIE_SPREAD_PX: f32 = 0.4;
+
+/// Least-squares monotone fit of `xs` in their order (pool adjacent violators), rising or,
+/// if `falling`, falling; each pooled block's value is then interpolated linearly between
+/// the block centres, so the fit is smooth where it can be.
+fn monotone_fit(xs: &[f32], falling: bool) -> Vec<f32> {
+    let sign = if falling { -1.0 } else { 1.0 };
+    // Blocks of (sum, count, first index).
+    let mut blocks: Vec<(f32, usize, usize)> = Vec::new();
+    for (k, &x) in xs.iter().enumerate() {
+        blocks.push((sign * x, 1, k));
+        while blocks.len() >= 2 {
+            let (b, a) = (blocks[blocks.len() - 1], blocks[blocks.len() - 2]);
+            if a.0 / a.1 as f32 <= b.0 / b.1 as f32 {
+                break;
+            }
+            blocks.pop();
+            let last = blocks.len() - 1;
+            blocks[last] = (a.0 + b.0, a.1 + b.1, a.2);
+        }
+    }
+    // Block centres (index) and values.
+    let centres: Vec<(f32, f32)> = blocks
+        .iter()
+        .map(|&(sum, count, first)| {
+            (
+                first as f32 + (count - 1) as f32 / 2.0,
+                sign * sum / count as f32,
+            )
+        })
+        .collect();
+    (0..xs.len())
+        .map(|k| {
+            let t = k as f32;
+            let m = centres.partition_point(|c| c.0 <= t);
+            match (m.checked_sub(1).map(|i| centres[i]), centres.get(m)) {
+                (Some(a), Some(b)) => a.1 + (b.1 - a.1) * (t - a.0) / (b.0 - a.0),
+                (Some(a), None) => a.1,
+                (None, Some(b)) => b.1,
+                (None, None) => xs[k],
+            }
+        })
+        .collect()
 }
 
 /// Orders points that share (almost) one x. Where a peak's strokes merge, every pixel row
@@ -1722,5 +1862,50 @@ mod tests {
         shadow.extend(vec![level(252); 30]);
         drop_foreign(&mut shadow, 0, &[300.0, 100.0], 20, stray, 16.0);
         assert!(shadow[10..].iter().all(|s| s.is_none()));
+    }
+
+    #[test]
+    fn the_two_strokes_of_a_narrow_spike_are_put_in_the_traces_order() {
+        // A spike from row 60 up to row 20 and down again, its rising stroke about column
+        // 10.5 and its falling stroke about column 13, drawn a pixel wide: each row's
+        // centre jitters by a few tenths of a pixel, more than the strokes lean.
+        let jitter = |r: u32| [0.0, 0.3, -0.2, 0.25, -0.3][r as usize % 5];
+        let mut points: Vec<([f32; 2], u32, bool)> = Vec::new();
+        for r in 20..=60u32 {
+            let up = 11.0 - (r - 20) as f32 / 80.0 + jitter(r);
+            let down = 12.5 + (r - 20) as f32 / 80.0 - jitter(r + 2);
+            points.push(([up, r as f32], r, true));
+            points.push(([down, r as f32], r, true));
+        }
+        let unimodal = |pts: &[([f32; 2], u32, bool)]| {
+            let mut p: Vec<[f32; 2]> = pts.iter().map(|p| p.0).collect();
+            p.sort_by(|a, b| a[0].total_cmp(&b[0]));
+            let tip = p
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1[1].total_cmp(&b.1[1]))
+                .unwrap()
+                .0;
+            p.windows(2).enumerate().all(|(k, w)| {
+                if k < tip {
+                    w[1][1] <= w[0][1]
+                } else {
+                    w[1][1] >= w[0][1]
+                }
+            })
+        };
+        assert!(!unimodal(&points), "the jitter orders the rows at random");
+        order_strokes(&mut points, Some(60.0), Some(60.0));
+        assert!(unimodal(&points));
+        // Each stroke keeps its place: none moved by more than its jitter.
+        assert!(points.iter().all(|p| p.0[0] > 10.0 && p.0[0] < 14.0));
+    }
+
+    #[test]
+    fn a_monotone_fit_pools_what_runs_the_wrong_way() {
+        let fit = monotone_fit(&[1.0, 3.0, 2.0, 4.0, 4.0], false);
+        // 3 and 2 pool to 2.5 (at index 1.5); between block centres the fit is linear.
+        assert_eq!(fit, vec![1.0, 2.0, 3.0, 4.0, 4.0]);
+        assert_eq!(monotone_fit(&[1.0, 3.0, 2.0], true), vec![2.0, 2.0, 2.0]);
     }
 }
