@@ -1147,10 +1147,9 @@ fn centreline_points(
 fn order_strokes(points: &mut [([f32; 2], u32, bool)], before: Option<f32>, after: Option<f32>) {
     points.sort_by(|p, q| p.1.cmp(&q.1).then(p.0[0].total_cmp(&q.0[0])));
     // Chains: each point joins the chain ending nearest it on the row above, if close enough.
-    let mut chain_of = vec![usize::MAX; points.len()];
+    let mut chains: Vec<Vec<usize>> = Vec::new();
     let mut ends: Vec<(u32, f32)> = Vec::new(); // per chain: last row, last x
-    for k in 0..points.len() {
-        let ([x, _], r, _) = points[k];
+    for (k, &([x, _], r, _)) in points.iter().enumerate() {
         let best = ends
             .iter()
             .enumerate()
@@ -1158,20 +1157,19 @@ fn order_strokes(points: &mut [([f32; 2], u32, bool)], before: Option<f32>, afte
             .min_by(|a, b| (a.1 .1 - x).abs().total_cmp(&(b.1 .1 - x).abs()))
             .map(|(i, _)| i);
         let c = best.unwrap_or_else(|| {
+            chains.push(Vec::new());
             ends.push((r, x));
             ends.len() - 1
         });
-        chain_of[k] = c;
+        chains[c].push(k);
         ends[c] = (r, x);
     }
-    let original: Vec<[f32; 2]> = points.iter().map(|p| p.0).collect();
-    for c in 0..ends.len() {
-        let idx: Vec<usize> = (0..points.len()).filter(|&k| chain_of[k] == c).collect();
-        let paired = idx.iter().filter(|&&k| points[k].2).count();
+    // Each point is in one chain, so a chain's points are read before any is moved.
+    for idx in &chains {
         if idx.len() < 3 {
             continue;
         }
-        let xs: Vec<f32> = idx.iter().map(|&k| original[k][0]).collect();
+        let xs: Vec<f32> = idx.iter().map(|&k| points[k].0[0]).collect();
         let rising = monotone_fit(&xs, false);
         let falling = monotone_fit(&xs, true);
         let sse = |f: &[f32]| {
@@ -1184,11 +1182,11 @@ fn order_strokes(points: &mut [([f32; 2], u32, bool)], before: Option<f32>, afte
         // x rising with the row: the stroke runs down (time runs with the rows).
         let down = if span(&rising).max(span(&falling)) >= VERTICAL_SPAN_PX {
             sse(&rising) <= sse(&falling)
-        } else if paired * 2 < idx.len() {
+        } else if idx.iter().filter(|&&k| points[k].2).count() * 2 < idx.len() {
             continue;
         } else {
             // Upright: toward the end nearer the trace after the group.
-            let (top, bottom) = (original[idx[0]][1], original[idx[idx.len() - 1]][1]);
+            let (top, bottom) = (points[idx[0]].0[1], points[idx[idx.len() - 1]].0[1]);
             let nearer_top = |y: f32| (y - top).abs() < (y - bottom).abs();
             match (before, after) {
                 (_, Some(a)) => !nearer_top(a),
