@@ -416,6 +416,132 @@ fn rides(ink: f32, tint: f32, line_ink: f32, line_tint: f32, opts: &DewarpOption
         >= 1.0
 }
 
+/// The cross-sections of a flat page's vertical grid lines: how much ink each line has at
+/// each offset across its band, and where across the band it runs.
+///
+/// A QRS stroke runs up beside a vertical line, often within its band. On a greyish grid
+/// the stroke takes on the line's faint tint, so the tint alone would give the stroke's
+/// ink to the line; the line's own cross-section says how much of it the line can be.
+struct Sections {
+    /// Half the band's width, in pixels.
+    half: i64,
+    /// Positions along each line (the page's height).
+    len: usize,
+    /// Cells along each line.
+    cells: usize,
+    /// Per line and position: the line's offset from its place on the lattice, the peak of
+    /// its tint (toner has none) in the running median along the line (the mesh leaves it
+    /// bent by a pixel or two, and a stroke beside it takes on some of its tint).
+    offsets: Vec<i64>,
+    /// Per line and cell: the line's median ink at each offset from where it runs, taken
+    /// offset by offset over the stretches of the same line nearby, so that a trace lying
+    /// beside it for a stretch or two does not count.
+    profiles: Vec<Option<Vec<f32>>>,
+}
+
+impl Sections {
+    fn measure(
+        (w, h): (usize, usize),
+        ink: &[f32],
+        tint: &[f32],
+        cell_px: f32,
+        half: i64,
+        reach: usize,
+    ) -> Sections {
+        let lines = ((w as f32 - 1.0) / cell_px).floor() as usize + 1;
+        let cells = ((h as f32) / cell_px).ceil() as usize;
+        let centre = |line: usize| (line as f32 * cell_px).round() as i64;
+        let index = |x: i64, y: usize| (0..w as i64).contains(&x).then(|| y * w + x as usize);
+        let median = |v: &mut Vec<f32>| {
+            let k = v.len() / 2;
+            (!v.is_empty()).then(|| *v.select_nth_unstable_by(k, f32::total_cmp).1)
+        };
+        let smooth = (cell_px / 4.0).round() as usize;
+        let mut offsets = vec![0i64; lines * h];
+        let mut peaks = vec![0i64; h];
+        let mut window = Vec::new();
+        for line in 0..lines {
+            let at = |d: i64, y: usize| index(centre(line) + d, y).map_or(0.0, |i| tint[i]);
+            for (y, peak) in peaks.iter_mut().enumerate() {
+                let weighed = |d: i64| at(d - 1, y) + 2.0 * at(d, y) + at(d + 1, y);
+                *peak = (-half + 1..half)
+                    .max_by(|&d, &e| weighed(d).total_cmp(&weighed(e)))
+                    .unwrap_or(0);
+            }
+            for y in 0..h {
+                window.clear();
+                window.extend_from_slice(&peaks[y.saturating_sub(smooth)..(y + smooth + 1).min(h)]);
+                let k = window.len() / 2;
+                offsets[line * h + y] = *window.select_nth_unstable(k).1;
+            }
+        }
+        let mut values = Vec::new();
+        let sections: Vec<Option<Vec<f32>>> = (0..lines * cells)
+            .map(|k| {
+                let (line, cell) = (k / cells, k % cells);
+                let from = ((cell as f32 * cell_px) as i64 + half + 1).max(0) as usize;
+                let to = (((cell + 1) as f32 * cell_px) as i64 - half).clamp(0, h as i64) as usize;
+                let inside = (-half..=half).any(|d| index(centre(line) + d, 0).is_some());
+                (to > from && inside).then(|| {
+                    (-half..=half)
+                        .map(|d| {
+                            values.clear();
+                            values.extend(
+                                (from..to)
+                                    .filter_map(|y| {
+                                        index(centre(line) + d + offsets[line * h + y], y)
+                                    })
+                                    .map(|i| ink[i]),
+                            );
+                            median(&mut values).unwrap_or(0.0)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        let reach = reach as i64;
+        let profiles = (0..lines * cells)
+            .map(|k| {
+                let (line, cell) = (k / cells, k % cells);
+                sections[k].as_ref()?;
+                let near: Vec<&Vec<f32>> = ((cell as i64 - reach).max(0)
+                    ..(cell as i64 + reach + 1).min(cells as i64))
+                    .filter_map(|c| sections[line * cells + c as usize].as_ref())
+                    .collect();
+                Some(
+                    (0..(2 * half + 1) as usize)
+                        .map(|j| {
+                            values.clear();
+                            values.extend(near.iter().map(|s| s[j]));
+                            median(&mut values).unwrap_or(0.0)
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        Sections {
+            half,
+            len: h,
+            cells,
+            offsets,
+            profiles,
+        }
+    }
+
+    /// The most ink vertical line `line` can put at offset `d` across its band, at position
+    /// `y` of cell `cell`: its cross-section there, or either offset beside it (the line
+    /// wavers by a pixel). Unbounded where the line was not measured.
+    fn line_ink(&self, line: usize, cell: usize, y: usize, d: i64) -> f32 {
+        let Some(profile) = &self.profiles[line * self.cells + cell] else {
+            return f32::INFINITY;
+        };
+        let d = d - self.offsets[line * self.len + y] + self.half;
+        (d - 1..=d + 1)
+            .filter_map(|j| usize::try_from(j).ok().and_then(|j| profile.get(j)))
+            .fold(0.0, |m, &v| m.max(v))
+    }
+}
+
 /// Takes the grid lines out of a flat page and leaves it grey: trace, text and paper.
 ///
 /// Against the paper, a pixel's ink is 1 − its brightest channel (as the later stages read
@@ -461,6 +587,7 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
         ink: f32,
         tint: f32,
     }
+    let sections = Sections::measure((w, h), &ink, &tint, cell_px, half, opts.line_region_cells);
     let mut out = ink.clone();
     // What each family's lines take out: [vertical lines, horizontal lines].
     let mut erased = [vec![false; w * h], vec![false; w * h]];
@@ -610,7 +737,13 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                                 .filter_map(|e| index(centre, e, a))
                                 .map(|j| tint[j])
                                 .fold(0.0, f32::max);
-                            let line_share = (near * ink_per_tint).min(line_ink);
+                            let mut line_share = (near * ink_per_tint).min(line_ink);
+                            // Beside a vertical line, nor more than the line's cross-section
+                            // (along a horizontal one a crumpled sheet's line wavers more,
+                            // and what it leaves is followed as trace).
+                            if vertical {
+                                line_share = line_share.min(sections.line_ink(line, cell, a, d));
+                            }
                             let goes = ink[i] < line_share + margin;
                             if goes {
                                 erased[usize::from(!vertical)][i] = true;
@@ -1002,6 +1135,44 @@ mod tests {
                 ink(&page, 160, y)
             );
         }
+    }
+
+    #[test]
+    fn a_stroke_beside_a_greyish_line_stays() {
+        // A photo's grid nearly as grey as the trace, and an R wave's stroke running up
+        // 4 px beside the vertical line at x = 160, within its band, with the line's faint
+        // tint blurred onto it: the stroke stays, the line goes.
+        let mut page = RgbImage::from_fn(400, 400, |x, y| {
+            let on = |p: u32| p % 40 <= 1 || p % 40 == 39;
+            if on(x) || on(y) {
+                Rgb([150, 138, 138])
+            } else {
+                Rgb([240, 240, 240])
+            }
+        });
+        for y in 100..180 {
+            for x in 164..=165 {
+                page.put_pixel(x, y, Rgb([132, 120, 120]));
+            }
+        }
+        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        for y in [110, 130, 150, 170] {
+            assert!(
+                ink(&page, 164, y) > 0.3,
+                "stroke at {y}: {}",
+                ink(&page, 164, y)
+            );
+            assert!(
+                ink(&page, 160, y) < 0.1,
+                "line at {y}: {}",
+                ink(&page, 160, y)
+            );
+        }
+        assert!(
+            ink(&page, 160, 300) < 0.1,
+            "bare line {}",
+            ink(&page, 160, 300)
+        );
     }
 
     #[test]
