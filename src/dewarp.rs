@@ -416,6 +416,26 @@ fn rides(ink: f32, tint: f32, line_ink: f32, line_tint: f32, opts: &DewarpOption
         >= 1.0
 }
 
+/// The (upper) median of `v`, which it reorders; `None` if `v` is empty.
+fn median(v: &mut [f32]) -> Option<f32> {
+    let k = v.len() / 2;
+    (!v.is_empty()).then(|| *v.select_nth_unstable_by(k, f32::total_cmp).1)
+}
+
+/// How many grid lines a family has across `across` pixels, and cells along `len`.
+fn lines_and_cells(across: usize, len: usize, cell_px: f32) -> (usize, usize) {
+    let lines = ((across as f32 - 1.0) / cell_px).floor() as usize + 1;
+    (lines, ((len as f32) / cell_px).ceil() as usize)
+}
+
+/// The positions of cell `cell`'s stretch of a line that lie clear of the bands (`half`
+/// wide either side) of the lines crossing it, within `len`; empty if none do.
+fn stretch_inside(cell: usize, cell_px: f32, half: i64, len: usize) -> std::ops::Range<usize> {
+    let from = ((cell as f32 * cell_px) as i64 + half + 1).max(0) as usize;
+    let to = (((cell + 1) as f32 * cell_px) as i64 - half).clamp(0, len as i64) as usize;
+    from..to
+}
+
 /// The cross-sections of a flat page's vertical grid lines: how much ink each line has at
 /// each offset across its band, and where across the band it runs.
 ///
@@ -448,14 +468,9 @@ impl Sections {
         half: i64,
         reach: usize,
     ) -> Sections {
-        let lines = ((w as f32 - 1.0) / cell_px).floor() as usize + 1;
-        let cells = ((h as f32) / cell_px).ceil() as usize;
+        let (lines, cells) = lines_and_cells(w, h, cell_px);
         let centre = |line: usize| (line as f32 * cell_px).round() as i64;
         let index = |x: i64, y: usize| (0..w as i64).contains(&x).then(|| y * w + x as usize);
-        let median = |v: &mut Vec<f32>| {
-            let k = v.len() / 2;
-            (!v.is_empty()).then(|| *v.select_nth_unstable_by(k, f32::total_cmp).1)
-        };
         let smooth = (cell_px / 4.0).round() as usize;
         let mut offsets = vec![0i64; lines * h];
         let mut peaks = vec![0i64; h];
@@ -479,15 +494,15 @@ impl Sections {
         let sections: Vec<Option<Vec<f32>>> = (0..lines * cells)
             .map(|k| {
                 let (line, cell) = (k / cells, k % cells);
-                let from = ((cell as f32 * cell_px) as i64 + half + 1).max(0) as usize;
-                let to = (((cell + 1) as f32 * cell_px) as i64 - half).clamp(0, h as i64) as usize;
+                let stretch = stretch_inside(cell, cell_px, half, h);
                 let inside = (-half..=half).any(|d| index(centre(line) + d, 0).is_some());
-                (to > from && inside).then(|| {
+                (!stretch.is_empty() && inside).then(|| {
                     (-half..=half)
                         .map(|d| {
                             values.clear();
                             values.extend(
-                                (from..to)
+                                stretch
+                                    .clone()
                                     .filter_map(|y| {
                                         index(centre(line) + d + offsets[line * h + y], y)
                                     })
@@ -574,13 +589,6 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
             tint[i] = hi - lo;
         }
     }
-    let median = |v: &mut Vec<f32>| -> Option<f32> {
-        if v.is_empty() {
-            return None;
-        }
-        let k = v.len() / 2;
-        Some(*v.select_nth_unstable_by(k, f32::total_cmp).1)
-    };
     // Per family, line and stretch: the median ink and tint of the line's core (the
     // darkest pixel across the band at each position along the stretch).
     struct Stretch {
@@ -595,8 +603,7 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
     let mut core_tint = Vec::new();
     for vertical in [true, false] {
         let (across, len) = if vertical { (w, h) } else { (h, w) };
-        let lines = ((across as f32 - 1.0) / cell_px).floor() as usize + 1;
-        let cells = ((len as f32) / cell_px).ceil() as usize;
+        let (lines, cells) = lines_and_cells(across, len, cell_px);
         let index = |centre: i64, d: i64, a: usize| -> Option<usize> {
             let (x, y) = if vertical {
                 (centre + d, a as i64)
@@ -621,13 +628,11 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
         }
         for line in 0..lines {
             for cell in 0..cells {
-                let from = ((cell as f32 * cell_px) as i64 + half + 1).max(0) as usize;
-                let to =
-                    (((cell + 1) as f32 * cell_px) as i64 - half).clamp(0, len as i64) as usize;
+                let stretch = stretch_inside(cell, cell_px, half, len);
                 core_ink.clear();
                 core_tint.clear();
                 for &(i, t) in cores[line * len..(line + 1) * len]
-                    .get(from..to)
+                    .get(stretch.clone())
                     .unwrap_or(&[])
                     .iter()
                     .flatten()
@@ -636,7 +641,7 @@ fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
                     core_tint.push(t);
                 }
                 stretches.push(
-                    (core_ink.len() * 2 >= to.saturating_sub(from).max(1)).then(|| Stretch {
+                    (core_ink.len() * 2 >= stretch.len().max(1)).then(|| Stretch {
                         ink: median(&mut core_ink).unwrap_or(0.0),
                         tint: median(&mut core_tint).unwrap_or(0.0),
                     }),
