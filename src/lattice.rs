@@ -62,7 +62,9 @@ pub struct LatticeOptions {
     /// median crossing's support.
     pub min_node_support: f32,
     /// Crossings are extrapolated this many cells past the last ones the tiles find, so the
-    /// trace near the page's edge, where tiles do not fit, is kept.
+    /// trace near the page's edge, where tiles do not fit, is kept, and in a bay of a
+    /// crumpled sheet that reaches the lattice's edge, where tiles fail across a crease and
+    /// there are no crossings on the far side to fill the hole from.
     pub extend_cells: usize,
     /// Rounds of [`Lattice::refine`].
     pub refine_rounds: usize,
@@ -98,7 +100,7 @@ impl Default for LatticeOptions {
             min_tile_quality: 0.08,
             max_phase_misfit: 0.25,
             min_node_support: 0.25,
-            extend_cells: 2,
+            extend_cells: 5,
             refine_rounds: 1,
             refine_span_cells: 0.15,
             refine_steps: 13,
@@ -1778,5 +1780,43 @@ mod tests {
         // Rows sagging 10 px (a quarter period) in the middle against the edges.
         let curled = lattice(&|i, j| [40.0 * i, 40.0 * j + 0.1 * (i - 10.0).powi(2)]);
         assert!(bend(&curled) > 0.02, "{}", bend(&curled));
+    }
+
+    #[test]
+    fn a_bay_of_lost_tiles_at_the_lattice_edge_is_bridged() {
+        // A straight 16 px grid, its tiles lost in a bay 5 cells deep and 6 high at the
+        // right edge (ph006: a crumpled corner blanked a panel's whole trace).
+        let (step, period) = (24.0, 16.0);
+        let tiles: Vec<Tile> = (0..20)
+            .flat_map(|y| (0..30).map(move |x| [16.0 + step * x as f32, 16.0 + step * y as f32]))
+            .filter(|c| {
+                !(c[0] > 16.0 + step * 29.0 - 5.0 * period && (200.0..300.0).contains(&c[1]))
+            })
+            .map(|c| Tile {
+                centre: c,
+                k: [[1.0 / period, 0.0], [0.0, 1.0 / period]],
+                uv: [c[0] / period, c[1] / period],
+                quality: 0.5,
+            })
+            .collect();
+        let l = crossings(&tiles, step, &LatticeOptions::default()).expect("a lattice");
+        // Lattice node (i, j) is line u = i0 + i; find i0, j0 from any node.
+        let first = (0..l.nodes.len()).find(|&n| l.nodes[n].is_some()).unwrap();
+        let p = l.nodes[first].unwrap();
+        let (i0, j0) = (
+            (p[0] / period).round() as i64 - (first % l.columns) as i64,
+            (p[1] / period).round() as i64 - (first / l.columns) as i64,
+        );
+        let right = ((16.0 + step * 29.0) / period).floor() as i64;
+        for v in (200.0 / period).ceil() as i64..=(300.0 / period).floor() as i64 {
+            for u in right - 5..=right {
+                let (i, j) = ((u - i0) as usize, (v - j0) as usize);
+                let n = l
+                    .node(i, j)
+                    .unwrap_or_else(|| panic!("no crossing ({u}, {v})"));
+                let miss = (n[0] - u as f32 * period).hypot(n[1] - v as f32 * period);
+                assert!(miss < 0.05 * period, "({u}, {v}) {n:?}");
+            }
+        }
     }
 }
