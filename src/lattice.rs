@@ -1786,12 +1786,13 @@ mod tests {
     fn a_bay_of_lost_tiles_at_the_lattice_edge_is_bridged() {
         // A straight 16 px grid, its tiles lost in a bay 5 cells deep and 6 high at the
         // right edge (ph006: a crumpled corner blanked a panel's whole trace).
-        let (step, period) = (24.0, 16.0);
+        let (step, period, depth) = (24.0, 16.0, 5);
+        let last_x = 16.0 + step * 29.0;
+        let bay_y = 200.0..300.0;
+        let in_bay = |c: &[f32; 2]| c[0] > last_x - depth as f32 * period && bay_y.contains(&c[1]);
         let tiles: Vec<Tile> = (0..20)
             .flat_map(|y| (0..30).map(move |x| [16.0 + step * x as f32, 16.0 + step * y as f32]))
-            .filter(|c| {
-                !(c[0] > 16.0 + step * 29.0 - 5.0 * period && (200.0..300.0).contains(&c[1]))
-            })
+            .filter(|c| !in_bay(c))
             .map(|c| Tile {
                 centre: c,
                 k: [[1.0 / period, 0.0], [0.0, 1.0 / period]],
@@ -1800,16 +1801,16 @@ mod tests {
             })
             .collect();
         let l = crossings(&tiles, step, &LatticeOptions::default()).expect("a lattice");
-        // Lattice node (i, j) is line u = i0 + i; find i0, j0 from any node.
+        // Node (i, j) is line u = i0 + i, v = j0 + j: the offsets from any node found.
         let first = (0..l.nodes.len()).find(|&n| l.nodes[n].is_some()).unwrap();
         let p = l.nodes[first].unwrap();
         let (i0, j0) = (
             (p[0] / period).round() as i64 - (first % l.columns) as i64,
             (p[1] / period).round() as i64 - (first / l.columns) as i64,
         );
-        let right = ((16.0 + step * 29.0) / period).floor() as i64;
-        for v in (200.0 / period).ceil() as i64..=(300.0 / period).floor() as i64 {
-            for u in right - 5..=right {
+        let right = (last_x / period).floor() as i64;
+        for v in (bay_y.start / period).ceil() as i64..=(bay_y.end / period).floor() as i64 {
+            for u in right - depth..=right {
                 let (i, j) = ((u - i0) as usize, (v - j0) as usize);
                 let n = l
                     .node(i, j)
