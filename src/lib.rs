@@ -72,7 +72,9 @@ pub struct StageOptions {
     /// On a page laid flat, a candidate row whose ink moves less than this in four columns
     /// of five (absolute deviation, pixels) is a remnant of a grid line, not a trace.
     pub flat_rule_deviation_px: f32,
-    /// Rhythm strip naming on a page laid flat.
+    /// Rhythm strip naming on a page laid flat. A photo's strip matches its own short panel
+    /// at a correlation anywhere from 0.7 to 0.99 (reading noise), and leads of a similar
+    /// shape (aVF, V5, V6 beside II) often as well, so renaming takes a wide margin.
     pub flat_rhythm: rhythm::RhythmOptions,
     /// The signal's low-pass cut-off on a page laid flat, in cycles per flat-page column
     /// (see [`signal::SignalOptions::band_limit_cycles_per_px`]). The flat page is a photo
@@ -126,7 +128,7 @@ impl Default for StageOptions {
             flat_rule_deviation_px: 1.5,
             flat_rhythm: rhythm::RhythmOptions {
                 min_correlation: 0.95,
-                margin: 0.1,
+                margin: 0.15,
             },
             flat_band_limit_cycles_per_px: 0.35,
             geometry: Default::default(),
