@@ -32,6 +32,10 @@ pub struct LayoutOptions {
     /// covers (frame lines and rulers, which may cover more, aside). A line of header or
     /// footer text covers less: its words leave gaps, and it rarely spans the page.
     pub min_trace_row_coverage: f32,
+    /// A row at the page's top or bottom with no pulse and no separator, while every other
+    /// row has one, is header or footer ink when it lies more than this many row spacings
+    /// from the next row (see `drop_stray_edge_rows`).
+    pub max_stray_row_gap: f32,
     /// A run counts toward a row's coverage and extent when its ink mass reaches this many
     /// pixels of full ink (lone specks of noise weigh less)...
     pub row_run_mass: f32,
@@ -99,6 +103,7 @@ impl Default for LayoutOptions {
             min_row_gap_mm: 8.0,
             min_row_coverage: 0.35,
             min_trace_row_coverage: 0.55,
+            max_stray_row_gap: 1.6,
             row_run_mass: 0.8,
             row_run_mass_of_median: 0.5,
             max_row_gap_mm: 4.0,
@@ -349,6 +354,7 @@ pub fn detect(
     if rows.is_empty() {
         return Err(Error::NoTraces);
     }
+    drop_stray_edge_rows(&mut rows, opts.max_stray_row_gap);
 
     // Time origin and page width from where the rows start and end.
     let mut starts: Vec<f32> = rows.iter().map(|r| r.x_start).collect();
@@ -1096,6 +1102,38 @@ fn row_run_mass(runs: &ColumnRuns, opts: &LayoutOptions) -> f32 {
     opts.row_run_mass.min(opts.row_run_mass_of_median * *median)
 }
 
+/// Drops a row at the top or bottom of the page that shows nothing a printed row has (no
+/// calibration pulse at either end, no lead separator) and lies more than `max_gap` row
+/// spacings from the next row, while every other row shows a pulse or separators: the
+/// header's text and a page edge beside it, on a photo, can ink most columns like a trace.
+/// The row beside it gets the band an edge row has.
+fn drop_stray_edge_rows(rows: &mut Vec<Row>, max_gap: f32) {
+    let printed = |r: &Row| r.pulse.is_some() || r.end_pulse.is_some() || !r.separators.is_empty();
+    while rows.len() >= 3 {
+        let mut gaps: Vec<f32> = rows
+            .windows(2)
+            .map(|w| w[1].center_y - w[0].center_y)
+            .collect();
+        let spacing = median(&mut gaps);
+        let n = rows.len();
+        let stray = |k: usize, next: usize| {
+            !printed(&rows[k])
+                && (rows[k].center_y - rows[next].center_y).abs() > max_gap * spacing
+                && (0..n).filter(|&m| m != k).all(|m| printed(&rows[m]))
+        };
+        if stray(0, 1) {
+            rows.remove(0);
+            rows[0].band_top = (rows[0].center_y - spacing).max(0.0);
+        } else if stray(n - 1, n - 2) {
+            rows.pop();
+            let last = rows.len() - 1;
+            rows[last].band_bottom = rows[last].band_bottom.min(rows[last].center_y + spacing);
+        } else {
+            break;
+        }
+    }
+}
+
 /// Rows where most columns hold ink nearby, top to bottom.
 fn find_row_centers(runs: &ColumnRuns, px_per_mm_y: f32, opts: &LayoutOptions) -> Vec<f32> {
     let h = runs.height;
@@ -1620,6 +1658,38 @@ mod tests {
             separators: Vec::new(),
             label_zones: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_row_of_header_ink_far_above_the_printed_rows_is_dropped() {
+        // ph018 with a smoother mesh: the header's text along the photo's cut top edge read
+        // as a fifth row, 2.5 row spacings above four rows that all have a pulse.
+        let with_pulse = |y: f32| Row {
+            pulse: Some(PulseBox {
+                x_rise: 60.0,
+                x_fall: 100.0,
+                y_top: y - 80.0,
+                y_bottom: y,
+                rise_cut: false,
+            }),
+            ..row(y)
+        };
+        let printed = [790.0, 1071.0, 1352.0, 1618.0].map(with_pulse);
+        let mut rows = vec![row(95.0)];
+        rows.extend(printed.iter().cloned());
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap);
+        let centres: Vec<f32> = rows.iter().map(|r| r.center_y).collect();
+        assert_eq!(centres, vec![790.0, 1071.0, 1352.0, 1618.0]);
+        assert!(
+            (rows[0].band_top - (790.0 - 281.0)).abs() < 1.0,
+            "{}",
+            rows[0].band_top
+        );
+        // A row without a pulse one spacing above the others is a row, and stays.
+        let mut rows = vec![row(510.0)];
+        rows.extend(printed.iter().cloned());
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap);
+        assert_eq!(rows.len(), 5);
     }
 
     fn label(lead: Lead, x_left: f32, y_center: f32) -> LabelRead {
