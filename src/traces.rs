@@ -948,7 +948,7 @@ fn follow_row(
 /// such gap also joined ink that was not the stroke's.
 fn bridge_split_columns(chosen: &mut [Option<Step>], runs: &ColumnRuns, xa: usize, thickness: f32) {
     let n = chosen.len();
-    let tall = |k: usize| chosen[k].is_some_and(|s| s.run.extent() > thickness + 1.5);
+    let tall = |k: usize| chosen[k].is_some_and(|s| is_tall(&s.run, thickness));
     let spans =
         |k: usize, a: u32, b: u32| chosen[k].is_some_and(|s| s.run.top <= a && b <= s.run.bottom);
     let mut joined: Vec<(usize, Run)> = Vec::new();
@@ -1077,7 +1077,7 @@ fn centreline_points(
     thickness: f32,
 ) -> Vec<[f32; 2]> {
     let n = chosen.len();
-    let tall = |i: usize| chosen[i].is_some_and(|s| s.run.extent() > thickness + 1.5);
+    let tall = |i: usize| chosen[i].is_some_and(|s| is_tall(&s.run, thickness));
     let half = thickness / 2.0;
     // Wider horizontal runs are where the rising and falling strokes of a peak merge: their
     // centre lies between the strokes, on neither.
@@ -1501,7 +1501,7 @@ fn extend_tips(
     for top in [true, false] {
         for k in 0..n {
             let Some(s) = chosen[k] else { continue };
-            if s.run.extent() <= thickness + 1.5 {
+            if !is_tall(&s.run, thickness) {
                 continue;
             }
             if !reaches_furthest(chosen, k as isize, top, 3) {
@@ -1551,6 +1551,12 @@ fn extend_tips(
             }
         }
     }
+}
+
+/// Whether a column's run is taller than a stroke of `thickness` crossing it flat: a steep
+/// stroke (a QRS), not a flat stretch.
+fn is_tall(run: &Run, thickness: f32) -> bool {
+    run.extent() > thickness + 1.5
 }
 
 /// Median extent of the short runs: the stroke's thickness on flat stretches.
