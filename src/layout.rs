@@ -354,7 +354,11 @@ pub fn detect(
     if rows.is_empty() {
         return Err(Error::NoTraces);
     }
-    drop_stray_edge_rows(&mut rows, opts.max_stray_row_gap);
+    drop_stray_edge_rows(
+        &mut rows,
+        opts.max_stray_row_gap,
+        opts.separator_slack_mm * px_per_mm_x,
+    );
 
     // Time origin and page width from where the rows start and end.
     let mut starts: Vec<f32> = rows.iter().map(|r| r.x_start).collect();
@@ -1103,12 +1107,13 @@ fn row_run_mass(runs: &ColumnRuns, opts: &LayoutOptions) -> f32 {
 }
 
 /// Drops a row at the top or bottom of the page that shows nothing a printed row has (no
-/// calibration pulse at either end, no lead separator) and lies more than `max_gap` row
-/// spacings from the next row, while every other row shows a pulse or separators: the
-/// header's text and a page edge beside it, on a photo, can ink most columns like a trace.
-/// The row beside it gets the band an edge row has.
-fn drop_stray_edge_rows(rows: &mut Vec<Row>, max_gap: f32) {
-    let printed = |r: &Row| r.pulse.is_some() || r.end_pulse.is_some() || !r.separators.is_empty();
+/// calibration pulse at either end, no lead separator in line with another row's) and lies
+/// more than `max_gap` row spacings from the next row, while every other row shows a pulse
+/// or separators: the header's text and a page edge beside it, on a photo, can ink most
+/// columns like a trace, and a letter's stem can pass for a separator. Separators line up
+/// when they start within `tolerance_px` of each other. The row beside it gets the band an
+/// edge row has.
+fn drop_stray_edge_rows(rows: &mut Vec<Row>, max_gap: f32, tolerance_px: f32) {
     while rows.len() >= 3 {
         let mut gaps: Vec<f32> = rows
             .windows(2)
@@ -1116,10 +1121,28 @@ fn drop_stray_edge_rows(rows: &mut Vec<Row>, max_gap: f32) {
             .collect();
         let spacing = median(&mut gaps);
         let n = rows.len();
+        let printed = |k: usize| {
+            let r = &rows[k];
+            let others = || {
+                rows.iter()
+                    .enumerate()
+                    .filter(move |&(m, _)| m != k)
+                    .map(|(_, o)| o)
+            };
+            let in_line = |s: &Separator| {
+                others().all(|o| o.separators.is_empty())
+                    || others().any(|o| {
+                        o.separators
+                            .iter()
+                            .any(|t| (t.x_from as f32 - s.x_from as f32).abs() <= tolerance_px)
+                    })
+            };
+            r.pulse.is_some() || r.end_pulse.is_some() || r.separators.iter().any(in_line)
+        };
         let stray = |k: usize, next: usize| {
-            !printed(&rows[k])
+            !printed(k)
                 && (rows[k].center_y - rows[next].center_y).abs() > max_gap * spacing
-                && (0..n).filter(|&m| m != k).all(|m| printed(&rows[m]))
+                && (0..n).filter(|&m| m != k).all(printed)
         };
         if stray(0, 1) {
             rows.remove(0);
@@ -1677,7 +1700,7 @@ mod tests {
         let printed = [790.0, 1071.0, 1352.0, 1618.0].map(with_pulse);
         let mut rows = vec![row(95.0)];
         rows.extend(printed.iter().cloned());
-        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap);
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap, 16.0);
         let centres: Vec<f32> = rows.iter().map(|r| r.center_y).collect();
         assert_eq!(centres, vec![790.0, 1071.0, 1352.0, 1618.0]);
         assert!(
@@ -1688,8 +1711,42 @@ mod tests {
         // A row without a pulse one spacing above the others is a row, and stays.
         let mut rows = vec![row(510.0)];
         rows.extend(printed.iter().cloned());
-        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap);
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap, 16.0);
         assert_eq!(rows.len(), 5);
+    }
+
+    #[test]
+    fn a_header_row_is_dropped_though_a_letter_passes_for_a_separator() {
+        // ph014 with a refined mesh: a letter's stem in the header read as one separator,
+        // where no printed row has one; the rows below have separators at 817, 1318, 1817.
+        let bar = |x: usize, y: f32| Separator {
+            x_from: x,
+            x_to: x + 5,
+            y_center: y,
+            y_top: y - 25.0,
+            y_bottom: y + 25.0,
+            borrowed: false,
+        };
+        let printed: Vec<Row> = [825.0, 1111.0, 1397.0]
+            .iter()
+            .map(|&y| Row {
+                separators: [817, 1318, 1817].iter().map(|&x| bar(x, y)).collect(),
+                ..row(y)
+            })
+            .collect();
+        let header = |x: usize| Row {
+            separators: vec![bar(x, 136.0)],
+            ..row(136.0)
+        };
+        let mut rows = vec![header(1102)];
+        rows.extend(printed.iter().cloned());
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap, 16.0);
+        assert_eq!(rows.len(), 3);
+        // A bar in line with the printed rows' is a separator, and its row stays.
+        let mut rows = vec![header(1320)];
+        rows.extend(printed.iter().cloned());
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap, 16.0);
+        assert_eq!(rows.len(), 4);
     }
 
     fn label(lead: Lead, x_left: f32, y_center: f32) -> LabelRead {
