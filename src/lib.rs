@@ -73,7 +73,7 @@ pub struct StageOptions {
     /// of five (absolute deviation, pixels) is a remnant of a grid line, not a trace.
     pub flat_rule_deviation_px: f32,
     /// Rhythm strip naming on a page laid flat. A photo's strip matches its own short panel
-    /// at a correlation anywhere from 0.7 to 0.99 (reading noise), and leads of a similar
+    /// at a score anywhere from 0.7 to 0.99 (reading noise), and leads of a similar
     /// shape (aVF, V5, V6 beside II) often as well, so renaming takes a wide margin.
     pub flat_rhythm: rhythm::RhythmOptions,
     /// The signal's low-pass cut-off on a page laid flat, in cycles per flat-page column

@@ -3,7 +3,7 @@
 //! A rhythm strip is one lead printed for the whole page, and that lead also appears as a
 //! short panel somewhere above it, at the same seconds and so at the same columns. The strip's
 //! trace over a panel's columns therefore matches that panel's trace, up to a vertical shift;
-//! the best-correlated panel names the strip. This needs no label reading and works whichever
+//! the best-matched panel names the strip. This needs no label reading and works whichever
 //! lead the strip shows (II, V1, V5, ...).
 
 use crate::layout::Layout;
@@ -13,7 +13,7 @@ use crate::traces::RowTrace;
 /// Tuning of the matching.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RhythmOptions {
-    /// A strip is renamed only when its best match correlates at least this well.
+    /// A strip is renamed only when its best match scores at least this well.
     pub min_correlation: f32,
     /// ... and better than the currently assumed lead's panel by this margin.
     pub margin: f32,
@@ -35,7 +35,7 @@ pub struct Naming {
     pub row: usize,
     /// The lead the strip was matched to.
     pub lead: Lead,
-    /// Correlation of the match.
+    /// How well it matched (see `correlation`: 1 for the same trace).
     pub correlation: f32,
     /// Whether the match changed the layout's assumption.
     pub changed: bool,
@@ -111,8 +111,11 @@ fn refresh_name(layout: &mut Layout) {
     }
 }
 
-/// Pearson correlation between the strip and a short panel over the panel's seconds, read at
-/// 200 Hz where both traces have ink.
+/// How well the strip matches a short panel over the panel's seconds, read at 200 Hz where
+/// both traces have ink: twice their covariance over the sum of their variances. That is
+/// their correlation, scaled down as their amplitudes differ (Lin's concordance, without a
+/// mean term: the strip sits lower on the page). Both are printed at one gain, while a lead
+/// of a similar shape need not have the strip's height: aVF beside II, V5 beside V6.
 fn correlation(
     layout: &Layout,
     strip: &RowTrace,
@@ -148,7 +151,7 @@ fn correlation(
     if va <= 1e-9 || vb <= 1e-9 {
         return None;
     }
-    Some(((sab / n - sa * sb / (n * n)) / (va * vb).sqrt()) as f32)
+    Some((2.0 * (sab / n - sa * sb / (n * n)) / (va + vb)) as f32)
 }
 
 #[cfg(test)]
@@ -246,5 +249,58 @@ mod tests {
         assert!(names[0].changed);
         assert_eq!(layout.panels[2].lead, Lead::V1);
         assert_eq!(layout.spec.name, "test+V1");
+    }
+
+    #[test]
+    fn a_strip_is_not_renamed_after_a_smaller_copy_of_its_own_lead() {
+        // [II | aVF] above a strip of II. On a photo the short II panel is read with noise;
+        // aVF has II's shape at half its height (aVF = (II + III) / 2 on a page with a small
+        // III), so it correlates better and only the amplitude tells them apart.
+        let mut layout = Layout {
+            spec: LayoutSpec {
+                name: "test+II".into(),
+                rows: vec![vec![Lead::II, Lead::AVF], vec![Lead::II]],
+                same_time_columns: false,
+                inverted: Vec::new(),
+            },
+            detected: true,
+            rows: vec![row(), row()],
+            x0: 0.0,
+            px_per_s: 40.0,
+            duration_s: 10.0,
+            labels_read: 0,
+            panels: [
+                (Lead::II, 0, 0.0, 5.0),
+                (Lead::AVF, 0, 5.0, 10.0),
+                (Lead::II, 1, 0.0, 10.0),
+            ]
+            .map(|(lead, row, t_from_s, t_to_s)| Panel {
+                lead,
+                inverted: false,
+                row,
+                t_from_s,
+                t_to_s,
+                x_from_s: t_from_s,
+            })
+            .to_vec(),
+        };
+        let wave = |x: usize| 10.0 * (x as f32 * 0.13).sin();
+        let top: Vec<f32> = (0..400)
+            .map(|x| {
+                if x < 200 {
+                    100.0 + wave(x) + 5.0 * (x as f32 * 2.3).sin()
+                } else {
+                    100.0 + 0.5 * wave(x)
+                }
+            })
+            .collect();
+        let strip: Vec<f32> = (0..400).map(|x| 130.0 + wave(x)).collect();
+        let names = identify(
+            &mut layout,
+            &[trace(top), trace(strip)],
+            &RhythmOptions::default(),
+        );
+        assert_eq!(names[0].lead, Lead::II);
+        assert!(!names[0].changed);
     }
 }
