@@ -55,8 +55,9 @@ pub struct DewarpOptions {
     /// The mesh is refined on the flat page it gives: each lattice cell is cut into this
     /// many sub-cells a side, whose corners follow the grid lines as the flat page shows
     /// them (1: the lattice is used as found). Off (1) by default: at 2 it lifts the 20
-    /// photos (14.14 -> 14.61 dB aligned, 11.17 -> 12.41 raw) and rendered curls, but the
-    /// grid separation then thins the trace beside a rendered fold (BENCHMARKS.md).
+    /// photos (14.14 -> 14.61 dB aligned, 11.17 -> 12.41 raw) and rendered curls and folds,
+    /// but a rendered phone photo (curl, fold, glare, noise) loses 3 dB, cause not found
+    /// yet, and ph002 its fixture's bounds (BENCHMARKS.md).
     pub refine_subdivisions: usize,
     /// A line must be this much darker (0–255, darkest channel) than the paper across it to
     /// be measured.
@@ -189,7 +190,21 @@ pub fn flatten(photo: &RgbImage, lattice: Lattice, opts: &DewarpOptions) -> Flat
         origin: (0.0, 0.0),
     };
     let (mut image, mut sampled) = resample(photo, &mesh);
-    if let Some(fine) = refine_mesh(&image, &sampled, &mesh, opts) {
+    let refined = refine_mesh(&image, &sampled, &mesh, opts);
+    // A rendered sheet's paper is pure white, which is also what blanking writes: looked at
+    // before anything is blanked, it tells which white is paper (a photo has next to none).
+    // It matters once the mesh is refined: with the grid lines on the cells' edges, outside
+    // what a cell's paper is measured on, a white cell had only its trace left to measure.
+    let white_paper = refined.is_some() && {
+        let on_sheet = sampled.iter().filter(|&&s| s).count();
+        let white = image
+            .pixels()
+            .zip(&sampled)
+            .filter(|&(p, &s)| s && p.0 == [255, 255, 255])
+            .count();
+        white * 10 > on_sheet
+    };
+    if let Some(fine) = refined {
         mesh = fine;
         (image, sampled) = resample(photo, &mesh);
     }
@@ -205,7 +220,7 @@ pub fn flatten(photo: &RgbImage, lattice: Lattice, opts: &DewarpOptions) -> Flat
         }
     }
     blank_sheet_edges(&mut image, opts);
-    separate_grid(&mut image, cell_px, opts);
+    separate_grid(&mut image, cell_px, white_paper, opts);
     Flat {
         image,
         px_per_mm: opts.px_per_mm,
@@ -511,7 +526,14 @@ struct Paper {
 }
 
 impl Paper {
-    fn measure(image: &RgbImage, cell_px: f32, margin: usize, percentile: f32) -> Paper {
+    /// `white_paper`: pure white pixels are the sheet's paper (a rendered page), not blanked.
+    fn measure(
+        image: &RgbImage,
+        cell_px: f32,
+        margin: usize,
+        percentile: f32,
+        white_paper: bool,
+    ) -> Paper {
         let (w, h) = (image.width() as usize, image.height() as usize);
         let (cells_x, cells_y) = (
             ((w as f32 / cell_px).ceil() as usize).max(1),
@@ -530,7 +552,7 @@ impl Paper {
                 for y in y0..y1.max(y0) {
                     for p in raw[(y * w + x0) * 3..(y * w + x1.max(x0)) * 3].chunks_exact(3) {
                         // Blanked pixels (pure white) are no paper of the photo's.
-                        if p == [255, 255, 255] {
+                        if !white_paper && p == [255, 255, 255] {
                             continue;
                         }
                         for c in 0..3 {
@@ -791,10 +813,16 @@ impl Sections {
 /// stretch darker and greyer. Bare stretches are taken out, but for the pixels of a trace
 /// crossing them (far more ink than their tint gives them); along stretches a trace lies
 /// on, only what is plainly the line goes.
-fn separate_grid(image: &mut RgbImage, cell_px: f32, opts: &DewarpOptions) {
+fn separate_grid(image: &mut RgbImage, cell_px: f32, white_paper: bool, opts: &DewarpOptions) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let half = ((opts.line_half_width_mm * opts.px_per_mm).round() as i64).max(1);
-    let paper = Paper::measure(image, cell_px, half as usize + 1, opts.paper_percentile);
+    let paper = Paper::measure(
+        image,
+        cell_px,
+        half as usize + 1,
+        opts.paper_percentile,
+        white_paper,
+    );
     let raw: &mut [u8] = image;
     // Ink and tint of every pixel.
     let mut ink = vec![0f32; w * h];
@@ -1292,7 +1320,7 @@ mod tests {
                 page.put_pixel(x, y, trace);
             }
         }
-        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        separate_grid(&mut page, 40.0, false, &DewarpOptions::default());
         assert!(
             ink(&page, 100, 120) < 0.1,
             "bare line {}",
@@ -1327,7 +1355,7 @@ mod tests {
                 page.put_pixel(x, y, Rgb([195, 195, 195]));
             }
         }
-        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        separate_grid(&mut page, 40.0, false, &DewarpOptions::default());
         assert!(ink(&page, 250, 80) > 0.1, "gap {}", ink(&page, 250, 80));
         assert!(
             ink(&page, 300, 80) < 0.1,
@@ -1347,7 +1375,7 @@ mod tests {
                 page.put_pixel(x, y, Rgb([180, 130, 130]));
             }
         }
-        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        separate_grid(&mut page, 40.0, false, &DewarpOptions::default());
         for y in [180, 205, 212] {
             assert!(
                 ink(&page, 160, y) > 0.1,
@@ -1382,7 +1410,7 @@ mod tests {
                 page.put_pixel(x, y, Rgb([132, 120, 120]));
             }
         }
-        separate_grid(&mut page, 40.0, &DewarpOptions::default());
+        separate_grid(&mut page, 40.0, false, &DewarpOptions::default());
         for y in [110, 130, 150, 170] {
             assert!(
                 ink(&page, 164, y) > 0.3,
@@ -1540,5 +1568,34 @@ mod tests {
             let [sx, _] = fine.to_source(200.0, y).expect("on the mesh");
             assert!((sx - 200.0).abs() < 0.2, "line at y {y} moved to {sx}");
         }
+    }
+
+    #[test]
+    fn a_trace_on_white_paper_keeps_its_ink() {
+        // A rendered sheet: pure white paper, which blanking writes too, and grid lines at
+        // the cells' edges, outside what the paper is measured on. Counting the white as
+        // blanked left the trace as each cell's paper, and the trace came out faint.
+        let mut page = RgbImage::from_fn(400, 400, |x, y| {
+            let on = |p: u32| p % 40 <= 1 || p % 40 == 39;
+            if on(x) || on(y) {
+                Rgb([230, 120, 120])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        });
+        for x in 50..350 {
+            for y in 218..=219 {
+                page.put_pixel(x, y, Rgb([30, 30, 30]));
+            }
+        }
+        // ... and a cell inked through, as under a label or a QRS complex.
+        for x in 125..155 {
+            for y in 165..195 {
+                page.put_pixel(x, y, Rgb([30, 30, 30]));
+            }
+        }
+        separate_grid(&mut page, 40.0, true, &DewarpOptions::default());
+        assert!(ink(&page, 200, 218) > 0.7, "trace {}", ink(&page, 200, 218));
+        assert!(ink(&page, 200, 100) < 0.1, "paper {}", ink(&page, 200, 100));
     }
 }
