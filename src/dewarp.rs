@@ -1288,14 +1288,19 @@ mod tests {
     use super::*;
     use image::Rgb;
 
-    /// A flat page: paper, red 5 mm lines at multiples of 40 px, darkened by `line`.
+    /// A flat page: paper, red 5 mm lines 3 px wide at multiples of 40 px.
     fn gridded(w: u32, h: u32) -> RgbImage {
+        gridded_on(w, h, Rgb([205, 140, 140]), Rgb([240, 238, 236]))
+    }
+
+    /// A flat page of `paper` with `line` coloured 5 mm lines 3 px wide at multiples of 40 px.
+    fn gridded_on(w: u32, h: u32, line: Rgb<u8>, paper: Rgb<u8>) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| {
             let on = |p: u32| p % 40 <= 1 || p % 40 == 39;
             if on(x) || on(y) {
-                Rgb([205, 140, 140])
+                line
             } else {
-                Rgb([240, 238, 236])
+                paper
             }
         })
     }
@@ -1575,14 +1580,7 @@ mod tests {
         // A rendered sheet: pure white paper, which blanking writes too, and grid lines at
         // the cells' edges, outside what the paper is measured on. Counting the white as
         // blanked left the trace as each cell's paper, and the trace came out faint.
-        let mut page = RgbImage::from_fn(400, 400, |x, y| {
-            let on = |p: u32| p % 40 <= 1 || p % 40 == 39;
-            if on(x) || on(y) {
-                Rgb([230, 120, 120])
-            } else {
-                Rgb([255, 255, 255])
-            }
-        });
+        let mut page = gridded_on(400, 400, Rgb([230, 120, 120]), Rgb([255, 255, 255]));
         for x in 50..350 {
             for y in 218..=219 {
                 page.put_pixel(x, y, Rgb([30, 30, 30]));

@@ -183,50 +183,43 @@ mod tests {
         }
     }
 
-    #[test]
-    fn strip_is_named_after_the_panel_it_repeats() {
-        // Two short rows: [I | V1] and a strip assumed to be II that really repeats V1.
-        let spec = LayoutSpec {
-            name: "test+II".into(),
-            rows: vec![vec![Lead::I, Lead::V1], vec![Lead::II]],
-            same_time_columns: false,
-            inverted: Vec::new(),
-        };
-        let mut layout = Layout {
-            spec,
+    /// A page of two short panels side by side, 5 s each, above a 10 s strip assumed to be
+    /// `strip`: 40 px a second.
+    fn strip_below(short: [Lead; 2], strip: Lead) -> Layout {
+        Layout {
+            spec: LayoutSpec {
+                name: format!("test+{}", strip.name()),
+                rows: vec![short.to_vec(), vec![strip]],
+                same_time_columns: false,
+                inverted: Vec::new(),
+            },
             detected: true,
             rows: vec![row(), row()],
             x0: 0.0,
             px_per_s: 40.0,
             duration_s: 10.0,
             labels_read: 0,
-            panels: vec![
-                Panel {
-                    lead: Lead::I,
-                    inverted: false,
-                    row: 0,
-                    t_from_s: 0.0,
-                    t_to_s: 5.0,
-                    x_from_s: 0.0,
-                },
-                Panel {
-                    lead: Lead::V1,
-                    inverted: false,
-                    row: 0,
-                    t_from_s: 5.0,
-                    t_to_s: 10.0,
-                    x_from_s: 5.0,
-                },
-                Panel {
-                    lead: Lead::II,
-                    inverted: false,
-                    row: 1,
-                    t_from_s: 0.0,
-                    t_to_s: 10.0,
-                    x_from_s: 0.0,
-                },
-            ],
-        };
+            panels: [
+                (short[0], 0, 0.0, 5.0),
+                (short[1], 0, 5.0, 10.0),
+                (strip, 1, 0.0, 10.0),
+            ]
+            .map(|(lead, row, t_from_s, t_to_s)| Panel {
+                lead,
+                inverted: false,
+                row,
+                t_from_s,
+                t_to_s,
+                x_from_s: t_from_s,
+            })
+            .to_vec(),
+        }
+    }
+
+    #[test]
+    fn strip_is_named_after_the_panel_it_repeats() {
+        // Two short rows: [I | V1] and a strip assumed to be II that really repeats V1.
+        let mut layout = strip_below([Lead::I, Lead::V1], Lead::II);
         let wave = |x: usize, f: f32| 100.0 + 10.0 * (x as f32 * f).sin();
         let top: Vec<f32> = (0..400)
             .map(|x| {
@@ -256,34 +249,7 @@ mod tests {
         // [II | aVF] above a strip of II. On a photo the short II panel is read with noise;
         // aVF has II's shape at half its height (aVF = (II + III) / 2 on a page with a small
         // III), so it correlates better and only the amplitude tells them apart.
-        let mut layout = Layout {
-            spec: LayoutSpec {
-                name: "test+II".into(),
-                rows: vec![vec![Lead::II, Lead::AVF], vec![Lead::II]],
-                same_time_columns: false,
-                inverted: Vec::new(),
-            },
-            detected: true,
-            rows: vec![row(), row()],
-            x0: 0.0,
-            px_per_s: 40.0,
-            duration_s: 10.0,
-            labels_read: 0,
-            panels: [
-                (Lead::II, 0, 0.0, 5.0),
-                (Lead::AVF, 0, 5.0, 10.0),
-                (Lead::II, 1, 0.0, 10.0),
-            ]
-            .map(|(lead, row, t_from_s, t_to_s)| Panel {
-                lead,
-                inverted: false,
-                row,
-                t_from_s,
-                t_to_s,
-                x_from_s: t_from_s,
-            })
-            .to_vec(),
-        };
+        let mut layout = strip_below([Lead::II, Lead::AVF], Lead::II);
         let wave = |x: usize| 10.0 * (x as f32 * 0.13).sin();
         let top: Vec<f32> = (0..400)
             .map(|x| {
