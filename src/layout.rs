@@ -546,7 +546,12 @@ pub fn detect(
             let cleanest = (s.x_from..=s.x_to.min(runs.columns.len() - 1))
                 .filter_map(|x| tallest(runs, x, s.y_center - h, s.y_center + h))
                 .filter(|r| r.len() as f32 >= 0.8 * h)
-                .min_by_key(|r| r.len());
+                // Nearest the usual height, not shortest: on a photo a bar's edge column can
+                // print faint at one end, and its short run left that end to the trace.
+                .min_by(|a, b| {
+                    let off = |r: &Run| (r.len() as f32 - h).abs();
+                    off(a).total_cmp(&off(b)).then(a.len().cmp(&b.len()))
+                });
             if let Some(r) = cleanest {
                 s.y_top = r.top as f32;
                 s.y_bottom = r.bottom as f32;
