@@ -1116,8 +1116,9 @@ fn row_run_mass(runs: &ColumnRuns, opts: &LayoutOptions) -> f32 {
 /// more than `max_gap` row spacings from the next row, while every other row shows a pulse
 /// or separators: the header's text and a page edge beside it, on a photo, can ink most
 /// columns like a trace, and a letter's stem can pass for a separator. Separators line up
-/// when they start within `tolerance_px` of each other. The row beside it gets the band an
-/// edge row has.
+/// when they start within `tolerance_px` of each other and are about as tall (bars are
+/// printed alike on every row; a stem is as tall as its letter). The row beside it gets the
+/// band an edge row has.
 fn drop_stray_edge_rows(rows: &mut Vec<Row>, max_gap: f32, tolerance_px: f32) {
     while rows.len() >= 3 {
         let mut gaps: Vec<f32> = rows
@@ -1137,9 +1138,11 @@ fn drop_stray_edge_rows(rows: &mut Vec<Row>, max_gap: f32, tolerance_px: f32) {
             let in_line = |s: &Separator| {
                 others().all(|o| o.separators.is_empty())
                     || others().any(|o| {
-                        o.separators
-                            .iter()
-                            .any(|t| (t.x_from as f32 - s.x_from as f32).abs() <= tolerance_px)
+                        o.separators.iter().any(|t| {
+                            let ratio = (s.y_bottom - s.y_top) / (t.y_bottom - t.y_top).max(1.0);
+                            (t.x_from as f32 - s.x_from as f32).abs() <= tolerance_px
+                                && (0.7..=1.0 / 0.7).contains(&ratio)
+                        })
                     })
             };
             r.pulse.is_some() || r.end_pulse.is_some() || r.separators.iter().any(in_line)
@@ -1752,6 +1755,22 @@ mod tests {
         rows.extend(printed.iter().cloned());
         drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap, 16.0);
         assert_eq!(rows.len(), 4);
+        // ph018 with a refined mesh: a stem 9 px beside a bar's column, but under half a
+        // bar's height, is a letter's.
+        let stem = Separator {
+            x_from: 826,
+            x_to: 827,
+            y_top: 125.0,
+            y_bottom: 148.0,
+            ..bar(826, 136.0)
+        };
+        let mut rows = vec![Row {
+            separators: vec![stem],
+            ..row(136.0)
+        }];
+        rows.extend(printed.iter().cloned());
+        drop_stray_edge_rows(&mut rows, LayoutOptions::default().max_stray_row_gap, 16.0);
+        assert_eq!(rows.len(), 3);
     }
 
     fn label(lead: Lead, x_left: f32, y_center: f32) -> LabelRead {
