@@ -398,6 +398,7 @@ fn refine_mesh(
             coverage: l.coverage,
             bend_periods: l.bend_periods,
             concentration: l.concentration,
+            solidity: l.solidity,
         },
         cell_px: sub,
         origin: mesh.origin,
@@ -1465,6 +1466,7 @@ mod tests {
             coverage: 1.0,
             bend_periods: 0.0,
             concentration: 0.0,
+            solidity: 1.0,
         };
         let mesh = Mesh {
             lattice,
@@ -1518,6 +1520,7 @@ mod tests {
                 coverage: 1.0,
                 bend_periods: 0.0,
                 concentration: 0.0,
+                solidity: 1.0,
             },
             cell_px: 40.0,
             origin: (0.0, 0.0),

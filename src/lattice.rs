@@ -38,6 +38,11 @@ pub struct LatticeOptions {
     /// A lattice found in colour that covers at least this share of the image is kept
     /// without looking at darkness too, or at a larger survey.
     pub min_colour_coverage: f32,
+    /// ... and whose crossings fill at least this share of their convex hull in line
+    /// numbers (see [`Lattice::solidity`]). A page's grid is a rectangle of lines, so a
+    /// bay in a colour lattice is part of the sheet its colour missed (a grid printed
+    /// dark, a light cast across it): then darkness too, and the more solid of the two.
+    pub min_solidity: f32,
     /// Survey peaks at least this concentrated (see `Survey`) are a flat page's, which is
     /// left to the geometry stage without tracing its lattice.
     pub flat_concentration: f32,
@@ -98,6 +103,7 @@ impl Default for LatticeOptions {
             max_survey_period_px: 64.0,
             min_peak_prominence: 12.0,
             min_colour_coverage: 0.3,
+            min_solidity: 0.92,
             flat_concentration: 0.85,
             quick_flat_concentration: 0.9,
             min_fundamental_share: 0.25,
@@ -139,6 +145,10 @@ pub struct Lattice {
     pub bend_periods: f32,
     /// How sharp the grid's spectral peaks are (see `Survey`): near 1 for a flat page.
     pub concentration: f32,
+    /// Share of the line-number positions inside the convex hull of the crossings the
+    /// tiles found that were found (before the lattice is extended): 1 for a grid seen as
+    /// one solid patch, less for one with bays.
+    pub solidity: f32,
 }
 
 impl Lattice {
@@ -153,6 +163,7 @@ impl Lattice {
             coverage: 0.0,
             bend_periods: 0.0,
             concentration,
+            solidity: 1.0,
         }
     }
 
@@ -495,16 +506,20 @@ pub fn find(image: &RgbImage, opts: &LatticeOptions) -> Option<Lattice> {
         let survey = reduce(source, (side as f32 / w.max(h) as f32).min(1.0) * k);
         let survey_scale = survey[0].width as f32 / w as f32;
         // Colour first: it shows a tinted grid without the trace, which is never tinted. A
-        // photo can leave a red grid too faint in colour, though: then darkness.
+        // photo can leave a red grid, or part of it, too faint in colour, though: then
+        // darkness.
         for kind in [GridPlane::Saturation, GridPlane::Darkness] {
             let Some(found) = find_in(image, source, &survey, survey_scale, kind, opts) else {
                 continue;
             };
+            // Solid: it covers what it found of the sheet without bays (a flat page has none).
+            let solid = found.solidity >= opts.min_solidity;
             let good = good(&found, opts);
-            if best.as_ref().is_none_or(|b| found.coverage > b.coverage) || good {
+            let share = |l: &Lattice| l.coverage * l.solidity;
+            if best.as_ref().is_none_or(|b| share(&found) > share(b)) || (good && solid) {
                 best = Some(found);
             }
-            if good {
+            if good && solid {
                 break;
             }
         }
@@ -1316,10 +1331,85 @@ fn crossings(tiles: &[Tile], step: f32, opts: &LatticeOptions) -> Option<Lattice
         .collect();
     keep_largest_component(&mut nodes, columns, rows);
     fill_holes(&mut nodes, columns, rows);
+    let solidity = solidity(&nodes, columns);
     for _ in 0..opts.extend_cells {
         extend_once(&mut nodes, columns, rows);
     }
-    trim(nodes, columns, rows)
+    let mut lattice = trim(nodes, columns, rows)?;
+    lattice.solidity = solidity;
+    Some(lattice)
+}
+
+/// Share of the positions inside the convex hull of the found crossings, in line numbers,
+/// that hold one (see [`Lattice::solidity`]); 1 with fewer than three.
+fn solidity(nodes: &[Option<[f32; 2]>], columns: usize) -> f32 {
+    // Sorted by (i, j): the monotone chain's order.
+    let found: Vec<[i64; 2]> = (0..columns)
+        .flat_map(|i| (0..nodes.len() / columns).map(move |j| (i, j)))
+        .filter(|&(i, j)| nodes[j * columns + i].is_some())
+        .map(|(i, j)| [i as i64, j as i64])
+        .collect();
+    if found.len() < 3 {
+        return 1.0;
+    }
+    let hull = convex_hull(&found);
+    let (j0, j1) = (
+        found.iter().map(|p| p[1]).min(),
+        found.iter().map(|p| p[1]).max(),
+    );
+    let (Some(j0), Some(j1)) = (j0, j1) else {
+        return 1.0;
+    };
+    // Per row of crossings, the hull's extent: where its edges meet the row.
+    let mut inside = 0;
+    for j in j0..=j1 {
+        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+        for (e, &a) in hull.iter().enumerate() {
+            let b = hull[(e + 1) % hull.len()];
+            if (a[1] - j) * (b[1] - j) > 0 {
+                continue;
+            }
+            let ends = if a[1] == b[1] {
+                [a[0] as f64, b[0] as f64]
+            } else {
+                let x =
+                    a[0] as f64 + (b[0] - a[0]) as f64 * (j - a[1]) as f64 / (b[1] - a[1]) as f64;
+                [x, x]
+            };
+            lo = lo.min(ends[0].min(ends[1]));
+            hi = hi.max(ends[0].max(ends[1]));
+        }
+        if hi >= lo {
+            inside += ((hi + 1e-6).floor() - (lo - 1e-6).ceil()) as usize + 1;
+        }
+    }
+    found.len() as f32 / inside.max(1) as f32
+}
+
+/// Convex hull of points sorted by (x, y), counter-clockwise (Andrew's monotone chain);
+/// collinear points are left out.
+fn convex_hull(sorted: &[[i64; 2]]) -> Vec<[i64; 2]> {
+    let cross = |o: [i64; 2], a: [i64; 2], b: [i64; 2]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    let mut hull: Vec<[i64; 2]> = Vec::with_capacity(2 * sorted.len());
+    for pass in [
+        &mut sorted.iter() as &mut dyn Iterator<Item = &[i64; 2]>,
+        &mut sorted.iter().rev(),
+    ] {
+        let start = hull.len();
+        for &p in pass {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0
+            {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        // Each chain's last point is the other's first.
+        hull.pop();
+    }
+    hull
 }
 
 /// Keeps the largest 4-connected set of found crossings: stray tiles on the desk go.
@@ -1468,6 +1558,7 @@ fn trim(nodes: Vec<Option<[f32; 2]>>, columns: usize, rows: usize) -> Option<Lat
         coverage: 0.0,
         bend_periods: 0.0,
         concentration: 0.0,
+        solidity: 1.0,
     })
 }
 
@@ -1694,6 +1785,7 @@ mod tests {
             coverage: 1.0,
             bend_periods: 0.0,
             concentration: 0.0,
+            solidity: 1.0,
         };
         let before = l.nodes.clone();
         l.refine(&[&g], &Default::default());
@@ -1746,6 +1838,7 @@ mod tests {
             coverage: 1.0,
             bend_periods: 0.0,
             concentration: 0.0,
+            solidity: 1.0,
         };
         (g, l)
     }
@@ -1815,6 +1908,7 @@ mod tests {
             coverage: 1.0,
             bend_periods: 0.0,
             concentration: 0.0,
+            solidity: 1.0,
         };
         let tilted = lattice(&|i, j| {
             let w = 1.0 + 0.01 * i + 0.005 * j;
@@ -1890,6 +1984,7 @@ mod tests {
             coverage: 1.0,
             bend_periods: 0.0,
             concentration: 0.0,
+            solidity: 1.0,
         };
         let rms = |l: &Lattice| {
             let inner: Vec<f32> = (1..rows - 1)
@@ -1909,5 +2004,25 @@ mod tests {
         noisy.smooth(LatticeOptions::default().smooth_weight);
         let after = rms(&noisy);
         assert!(after < 0.8 * before, "noise {before} -> {after}");
+    }
+
+    #[test]
+    fn a_bay_in_the_found_crossings_lowers_the_solidity() {
+        // A 10 x 8 block of crossings, then the same with a 5 x 4 corner cut out.
+        let (columns, rows) = (12, 10);
+        let block = |i: usize, j: usize| (1..11).contains(&i) && (1..9).contains(&j);
+        let nodes: Vec<Option<[f32; 2]>> = (0..rows)
+            .flat_map(|j| (0..columns).map(move |i| block(i, j).then_some([i as f32, j as f32])))
+            .collect();
+        assert_eq!(solidity(&nodes, columns), 1.0);
+        let bay: Vec<Option<[f32; 2]>> = nodes
+            .iter()
+            .enumerate()
+            .map(|(k, n)| n.filter(|_| !(k % columns >= 6 && k / columns <= 4)))
+            .collect();
+        // The hull of the 60 left, from (1, 1) over (5, 1) and (10, 5) to (10, 8) and (1, 8),
+        // holds 66 positions: those of the bay its diagonal edge leaves inside.
+        let s = solidity(&bay, columns);
+        assert!((s - 60.0 / 66.0).abs() < 1e-6, "{s}");
     }
 }
