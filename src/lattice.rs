@@ -1890,6 +1890,52 @@ mod tests {
     }
 
     #[test]
+    fn a_corner_whose_grid_lost_its_tint_is_found_in_darkness() {
+        // ph006: light of another colour over a corner of the sheet left its grid grey there;
+        // the colour lattice stops at the corner (a bay), and its cells read as desk.
+        let mut p = page(RenderOptions {
+            curl: 0.015,
+            desk_margin: 0.1,
+            grid_minor_rgb: None,
+            seed: 9,
+            ..Default::default()
+        });
+        let (w, h) = p.image.dimensions();
+        for (x, y, px) in p.image.enumerate_pixels_mut() {
+            if x > w / 2 && y < h / 2 {
+                let grey = ((px[0] as u32 + px[1] as u32 + px[2] as u32) / 3) as u8;
+                *px = image::Rgb([grey; 3]);
+            }
+        }
+        let colour_only = LatticeOptions {
+            min_solidity: 0.0,
+            ..Default::default()
+        };
+        let l = find(&p.image, &colour_only).expect("a grid");
+        assert!(l.solidity < 0.92, "colour alone: solidity {}", l.solidity);
+        let l = find(&p.image, &Default::default()).expect("a grid");
+        assert!(l.solidity >= 0.92, "solidity {}", l.solidity);
+        let corner: Vec<(f32, f32)> = true_crossings(&p)
+            .into_iter()
+            .filter(|&(x, y)| x > 0.6 * w as f32 && y < 0.4 * h as f32)
+            .collect();
+        let found = corner
+            .iter()
+            .filter(|&&(tx, ty)| {
+                l.nodes
+                    .iter()
+                    .flatten()
+                    .any(|&[x, y]| libm::hypotf(tx - 0.5 - x, ty - 0.5 - y) < 1.5)
+            })
+            .count();
+        assert!(
+            found as f32 > 0.8 * corner.len() as f32,
+            "{found} of {} crossings in the corner",
+            corner.len()
+        );
+    }
+
+    #[test]
     fn paper_without_a_grid_has_no_lattice() {
         let blank = RgbImage::from_pixel(800, 600, image::Rgb([250, 250, 245]));
         assert!(find(&blank, &Default::default()).is_none());
