@@ -16,6 +16,8 @@
 
 use crate::raster::Plane;
 use image::RgbImage;
+use imageproc::geometry::convex_hull;
+use imageproc::point::Point;
 use rustfft::{num_complex::Complex, FftPlanner};
 use std::collections::BinaryHeap;
 
@@ -1343,37 +1345,31 @@ fn crossings(tiles: &[Tile], step: f32, opts: &LatticeOptions) -> Option<Lattice
 /// Share of the positions inside the convex hull of the found crossings, in line numbers,
 /// that hold one (see [`Lattice::solidity`]); 1 with fewer than three.
 fn solidity(nodes: &[Option<[f32; 2]>], columns: usize) -> f32 {
-    // Sorted by (i, j): the monotone chain's order.
-    let found: Vec<[i64; 2]> = (0..columns)
-        .flat_map(|i| (0..nodes.len() / columns).map(move |j| (i, j)))
-        .filter(|&(i, j)| nodes[j * columns + i].is_some())
-        .map(|(i, j)| [i as i64, j as i64])
+    let found: Vec<Point<i32>> = (0..nodes.len())
+        .filter(|&k| nodes[k].is_some())
+        .map(|k| Point::new((k % columns) as i32, (k / columns) as i32))
         .collect();
     if found.len() < 3 {
         return 1.0;
     }
-    let hull = convex_hull(&found);
-    let (j0, j1) = (
-        found.iter().map(|p| p[1]).min(),
-        found.iter().map(|p| p[1]).max(),
-    );
-    let (Some(j0), Some(j1)) = (j0, j1) else {
-        return 1.0;
-    };
+    let count = found.len();
+    let hull = convex_hull(found);
+    let (j0, j1) = hull.iter().fold((i32::MAX, i32::MIN), |(lo, hi), p| {
+        (lo.min(p.y), hi.max(p.y))
+    });
     // Per row of crossings, the hull's extent: where its edges meet the row.
     let mut inside = 0;
     for j in j0..=j1 {
         let (mut lo, mut hi) = (f64::MAX, f64::MIN);
         for (e, &a) in hull.iter().enumerate() {
             let b = hull[(e + 1) % hull.len()];
-            if (a[1] - j) * (b[1] - j) > 0 {
+            if (a.y - j) * (b.y - j) > 0 {
                 continue;
             }
-            let ends = if a[1] == b[1] {
-                [a[0] as f64, b[0] as f64]
+            let ends = if a.y == b.y {
+                [a.x as f64, b.x as f64]
             } else {
-                let x =
-                    a[0] as f64 + (b[0] - a[0]) as f64 * (j - a[1]) as f64 / (b[1] - a[1]) as f64;
+                let x = a.x as f64 + (b.x - a.x) as f64 * (j - a.y) as f64 / (b.y - a.y) as f64;
                 [x, x]
             };
             lo = lo.min(ends[0].min(ends[1]));
@@ -1383,33 +1379,7 @@ fn solidity(nodes: &[Option<[f32; 2]>], columns: usize) -> f32 {
             inside += ((hi + 1e-6).floor() - (lo - 1e-6).ceil()) as usize + 1;
         }
     }
-    found.len() as f32 / inside.max(1) as f32
-}
-
-/// Convex hull of points sorted by (x, y), counter-clockwise (Andrew's monotone chain);
-/// collinear points are left out.
-fn convex_hull(sorted: &[[i64; 2]]) -> Vec<[i64; 2]> {
-    let cross = |o: [i64; 2], a: [i64; 2], b: [i64; 2]| {
-        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-    };
-    let mut hull: Vec<[i64; 2]> = Vec::with_capacity(2 * sorted.len());
-    for pass in [
-        &mut sorted.iter() as &mut dyn Iterator<Item = &[i64; 2]>,
-        &mut sorted.iter().rev(),
-    ] {
-        let start = hull.len();
-        for &p in pass {
-            while hull.len() >= start + 2
-                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0
-            {
-                hull.pop();
-            }
-            hull.push(p);
-        }
-        // Each chain's last point is the other's first.
-        hull.pop();
-    }
-    hull
+    count as f32 / inside.max(1) as f32
 }
 
 /// Keeps the largest 4-connected set of found crossings: stray tiles on the desk go.
